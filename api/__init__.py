@@ -1,0 +1,23 @@
+"""The Flask REST API: validate, persist, enqueue, respond."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from api.errors import register_error_handlers
+from api.routes import BLUEPRINTS
+from api.services import Services
+from common.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the API app; settings default to the environment."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep ML Commons field order
+    app.url_map.strict_slashes = False  # "_predict/" works as "_predict"
+    app.extensions["modelgate"] = Services.from_settings(settings)
+    register_error_handlers(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,79 @@
+"""The single place exceptions become HTTP responses, always in the OpenSearch envelope."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from flask import Flask, Response, jsonify
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+
+from common.errors import MLCommonsError
+
+log = logging.getLogger(__name__)
+
+
+def envelope(error_type: str, reason: str, status: int) -> tuple[Response, int]:
+    """Build {"error":{"root_cause":[...],"type":...,"reason":...},"status":N}."""
+    cause = {"type": error_type, "reason": reason}
+    return jsonify({"error": {"root_cause": [cause], **cause}, "status": status}), status
+
+
+def _flatten_messages(messages: Any, path: str = "") -> list[str]:
+    if isinstance(messages, dict):
+        out: list[str] = []
+        for key, value in messages.items():
+            sub = f"{path}.{key}" if path and key != "_schema" else (path or str(key))
+            out.extend(_flatten_messages(value, sub if key != "_schema" else path))
+        return out
+    if isinstance(messages, list):
+        return [m for item in messages for m in _flatten_messages(item, path)]
+    return [f"{path}: {messages}" if path else str(messages)]
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Attach handlers so every error, ours or werkzeug's, answers with the envelope."""
+
+    @app.errorhandler(MLCommonsError)
+    def _ours(error: MLCommonsError) -> tuple[Response, int]:
+        return envelope(error.error_type, error.reason, error.status)
+
+    @app.errorhandler(ValidationError)
+    def _invalid(error: ValidationError) -> tuple[Response, int]:
+        reasons = "; ".join(_flatten_messages(error.messages))
+        return envelope("illegal_argument_exception", reasons, 400)
+
+    @app.errorhandler(NotFound)
+    def _no_route(error: NotFound) -> tuple[Response, int]:
+        from flask import request
+
+        reason = f"no handler found for uri [{request.path}] and method [{request.method}]"
+        return envelope("illegal_argument_exception", reason, 400)
+
+    @app.errorhandler(MethodNotAllowed)
+    def _bad_method(error: MethodNotAllowed) -> tuple[Response, int]:
+        from flask import request
+
+        allowed = ", ".join(sorted(error.valid_methods or []))
+        reason = (
+            f"Incorrect HTTP method for uri [{request.path}] and method [{request.method}], "
+            f"allowed: [{allowed}]"
+        )
+        return envelope("exception", reason, 405)
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> tuple[Response, int]:
+        status = error.code or 500
+        return envelope("parse_exception" if status == 400 else "exception", str(error.description), status)
+
+    @app.errorhandler(redis.RedisError)
+    def _store_down(error: redis.RedisError) -> tuple[Response, int]:
+        log.warning("Redis unavailable: %s", type(error).__name__)
+        return envelope("status_exception", "The record store is unavailable, retry later", 503)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error")
+        return envelope("exception", "Internal error", 500)

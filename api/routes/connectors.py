@@ -1,0 +1,81 @@
+"""/_plugins/_ml/connectors: create, get, search, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from api.routes.body import json_body
+from api.routes.search import delete_response, search_response
+from api.schemas import ConnectorSchema, load
+from api.services import services
+from common import connectors as rules
+from common.errors import ConflictError, StatusError
+from common.ids import new_id
+from common.store import CONNECTOR, MODEL, now_ms
+
+blueprint = Blueprint("connectors", __name__, url_prefix="/_plugins/_ml/connectors")
+INDEX = ".plugins-ml-connector"
+DISABLED = (
+    'Remote Inference is currently disabled. To enable it, update the setting '
+    '"plugins.ml_commons.remote_inference_enabled" to true.'
+)
+
+
+def require_remote_inference() -> None:
+    """Refuse remote work while plugins.ml_commons.remote_inference.enabled is false."""
+    if not services().cluster().remote_inference_enabled:
+        raise StatusError(DISABLED, status=400)
+
+
+def validate_connector(body: dict[str, Any], *, standalone: bool) -> None:
+    """Run every connector rule in ML Commons' order."""
+    rules.check_required(body, standalone=standalone)
+    rules.check_aws(body)
+    if not standalone and not body.get("actions"):
+        raise StatusError(
+            "Connector endpoint is required when creating a remote model without connector id!",
+            status=400,
+        )
+    rules.check_actions(body, services().cluster().trusted_endpoints)
+    rules.check_access_fields(body)
+
+
+@blueprint.post("/_create")
+def create() -> dict[str, Any]:
+    """Validate, encrypt credentials, store; answer with the new connector_id."""
+    require_remote_inference()
+    body = json_body(required=True, empty_message="Create Connector request has empty body")
+    connector = load(ConnectorSchema(), body)
+    validate_connector(connector, standalone=True)
+    doc = rules.build_document(connector, services().cipher, now_ms())
+    connector_id = new_id()
+    services().store.put(CONNECTOR, connector_id, doc)
+    return {"connector_id": connector_id}
+
+
+@blueprint.get("/<connector_id>")
+def get(connector_id: str) -> dict[str, Any]:
+    """Return a connector without its credential."""
+    message = f"Failed to find connector with the provided connector id: {connector_id}"
+    return rules.public_view(services().store.require(CONNECTOR, connector_id, message))
+
+
+@blueprint.route("/_search", methods=["GET", "POST"])
+def search() -> dict[str, Any]:
+    """Search connectors (match_all); credentials are never included."""
+    return search_response(services().store.all(CONNECTOR), INDEX, rules.public_view)
+
+
+@blueprint.delete("/<connector_id>")
+def delete(connector_id: str) -> dict[str, Any]:
+    """Delete a connector no model uses."""
+    store = services().store
+    users = [mid for mid, m in store.all(MODEL) if m.get("connector_id") == connector_id]
+    if users:
+        raise ConflictError(
+            f"{len(users)} models are still using this connector, please delete or update "
+            f"the models first: [{', '.join(users)}]"
+        )
+    return delete_response(INDEX, connector_id, found=store.delete(CONNECTOR, connector_id))

@@ -1,0 +1,63 @@
+"""/_plugins/_ml/model_groups: register, get, search, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from api.routes.body import json_body
+from api.routes.search import delete_response, search_response
+from api.schemas import ModelGroupSchema, load
+from api.services import services
+from common.errors import ConflictError, IllegalArgumentError, StatusError
+from common.ids import new_id
+from common.model_groups import ACCESS_FIELDS_MESSAGE, create_group, group_view
+from common.store import MODEL, MODEL_GROUP
+
+blueprint = Blueprint("model_groups", __name__, url_prefix="/_plugins/_ml/model_groups")
+INDEX = ".plugins-ml-model-group"
+
+
+@blueprint.post("/_register")
+def register() -> dict[str, Any]:
+    """Create a model group with a unique name."""
+    body = load(ModelGroupSchema(), json_body(required=True, empty_message="Model group request has empty body"))
+    name = body.get("name")
+    if name is None or not str(name).strip():
+        raise StatusError(
+            "Validation Failed: 1: Model group name is required and cannot be null or blank;",
+            status=400,
+        )
+    if body.get("access_mode") or "add_all_backend_roles" in body or body.get("backend_roles"):
+        raise IllegalArgumentError(ACCESS_FIELDS_MESSAGE)
+    group_id = create_group(services().store, new_id(), name, body.get("description"))
+    return {"model_group_id": group_id, "status": "CREATED"}
+
+
+@blueprint.get("/<group_id>")
+def get(group_id: str) -> dict[str, Any]:
+    """Return a model group (without its id, like ML Commons)."""
+    store = services().store
+    message = f"Failed to find model group with the provided model group id: {group_id}"
+    return group_view(store, store.require(MODEL_GROUP, group_id, message), group_id)
+
+
+@blueprint.route("/_search", methods=["GET", "POST"])
+def search() -> dict[str, Any]:
+    """Search model groups (match_all)."""
+    store = services().store
+    pairs = [(gid, group_view(store, doc, gid)) for gid, doc in store.all(MODEL_GROUP)]
+    return search_response(pairs, INDEX, lambda doc: doc)
+
+
+@blueprint.delete("/<group_id>")
+def delete(group_id: str) -> dict[str, Any]:
+    """Delete a model group that holds no model versions."""
+    store = services().store
+    if any(m.get("model_group_id") == group_id for _, m in store.all(MODEL)):
+        raise ConflictError("Cannot delete the model group when it has associated model versions")
+    doc = store.get(MODEL_GROUP, group_id)
+    if doc is not None:
+        store.release_group_name(doc["name"])
+    return delete_response(INDEX, group_id, found=store.delete(MODEL_GROUP, group_id))

@@ -1,0 +1,149 @@
+"""/_plugins/_ml/models: register, get, search, delete, deploy, undeploy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from api import jobs
+from api.routes.body import json_body
+from api.routes.connectors import require_remote_inference, validate_connector
+from api.routes.search import delete_response, search_response
+from api.schemas import RegisterModelSchema, UndeploySchema, load
+from api.services import Services, services
+from common import connectors as rules
+from common.deployment import new_task, start_deploy, undeploy
+from common.errors import IllegalArgumentError, StatusError
+from common.ids import new_id
+from common.model_groups import ACCESS_FIELDS_MESSAGE
+from common.models import public_view
+from common.nodes import alive, require_eligible
+from common.store import MODEL, TASK, now_ms
+
+blueprint = Blueprint("models", __name__, url_prefix="/_plugins/_ml/models")
+INDEX = ".plugins-ml-model"
+MISSING = "Failed to find model"
+PASSED_THROUGH = ("name", "description", "model_group_id", "connector_id", "deploy_setting",
+                  "interface", "is_enabled")
+
+
+def _check_register_body(body: dict[str, Any]) -> None:
+    if body.get("name") is None:
+        raise IllegalArgumentError("model name is null")
+    function_name = body.get("function_name")
+    if function_name is None:
+        raise IllegalArgumentError("model format is null")
+    if function_name.lower() != "remote":
+        raise IllegalArgumentError(
+            f"Wrong function name: modelgate serves remote models only, got [{function_name}]"
+        )
+    if body.get("access_mode") or "add_all_backend_roles" in body or body.get("backend_roles"):
+        raise IllegalArgumentError(ACCESS_FIELDS_MESSAGE)
+    if not body.get("connector_id") and body.get("connector") is None:
+        raise StatusError(
+            "You must provide connector content when creating a remote model without connector id!",
+            status=400,
+        )
+
+
+def _register_request(svc: Services, body: dict[str, Any], model_id: str) -> dict[str, Any]:
+    job = {key: body[key] for key in PASSED_THROUGH if body.get(key) is not None}
+    if not body.get("connector_id"):
+        inline = body["connector"]
+        validate_connector(inline, standalone=False)
+        job["connector"] = rules.build_document(inline, svc.cipher, now_ms())
+    job["model_id"] = model_id
+    job["deploy"] = request.args.get("deploy", "false") == "true"
+    return job
+
+
+@blueprint.post("/_register")
+@blueprint.post("/_upload")
+def register() -> dict[str, Any]:
+    """Validate, record a CREATED task, and hand the registration to a worker."""
+    require_remote_inference()
+    body = load(RegisterModelSchema(), json_body(required=True))
+    _check_register_body(body)
+    svc = services()
+    cluster = svc.cluster()
+    require_eligible(svc.nodes(), only_ml=cluster.only_run_on_ml_node,
+                     ttl_s=svc.settings.node_ttl_s, message="no eligible node found")
+    model_id, task_id = new_id(), new_id()
+    job = _register_request(svc, body, model_id)
+    svc.store.put(TASK, task_id, new_task("REGISTER_MODEL", is_async=False))
+    svc.store.mark_active(task_id)
+    jobs.enqueue_register(svc, task_id, job, only_ml=cluster.only_run_on_ml_node)
+    return {"task_id": task_id, "status": "CREATED", "model_id": model_id}
+
+
+@blueprint.get("/<model_id>")
+def get(model_id: str) -> dict[str, Any]:
+    """Return a model without its id and without any inline credential."""
+    message = f"Failed to find model with the provided model id: {model_id}"
+    return public_view(services().store.require(MODEL, model_id, message))
+
+
+@blueprint.route("/_search", methods=["GET", "POST"])
+def search() -> dict[str, Any]:
+    """Search models (match_all)."""
+    return search_response(services().store.all(MODEL), INDEX, public_view)
+
+
+@blueprint.delete("/<model_id>")
+def delete(model_id: str) -> dict[str, Any]:
+    """Delete a model that is not deployed."""
+    store = services().store
+    model = store.require(MODEL, model_id, MISSING)
+    if model["model_state"] in ("DEPLOYED", "DEPLOYING", "PARTIALLY_DEPLOYED"):
+        raise StatusError(
+            "Model cannot be deleted in deploying or deployed state. "
+            "Try undeploy model first then delete",
+            status=400,
+        )
+    store.delete(MODEL, model_id)
+    return delete_response(INDEX, model_id, found=True)
+
+
+@blueprint.post("/<model_id>/_deploy")
+@blueprint.post("/<model_id>/_load")
+def deploy(model_id: str) -> dict[str, Any]:
+    """Start deploying on every live eligible node; the task record tracks completion."""
+    require_remote_inference()
+    if json_body(required=False).get("node_ids"):
+        raise IllegalArgumentError("Don't allow custom deployment plan")
+    svc = services()
+    svc.store.require(MODEL, model_id, MISSING)
+    nodes = require_eligible(svc.nodes(), only_ml=svc.cluster().only_run_on_ml_node,
+                             ttl_s=svc.settings.node_ttl_s, message="no eligible node found")
+    task_id = start_deploy(svc.store, svc.celery, model_id, nodes)
+    return {"task_id": task_id, "task_type": "DEPLOY_MODEL", "status": "CREATED"}
+
+
+def _undeploy_all(model_ids: list[str]) -> dict[str, Any]:
+    svc = services()
+    for model_id in model_ids:
+        svc.store.require(MODEL, model_id, MISSING)
+    live = [str(n["id"]) for n in alive(svc.nodes(), svc.settings.node_ttl_s)]
+    result: dict[str, Any] = {}
+    for model_id in model_ids:
+        for node_id, entry in undeploy(svc.store, svc.celery, model_id, live).items():
+            result.setdefault(node_id, {"stats": {}})["stats"].update(entry["stats"])
+    return result
+
+
+@blueprint.post("/<model_id>/_undeploy")
+@blueprint.post("/<model_id>/_unload")
+def undeploy_one(model_id: str) -> dict[str, Any]:
+    """Undeploy one model from every node; the answer is keyed by node id."""
+    return _undeploy_all([model_id])
+
+
+@blueprint.post("/_undeploy")
+@blueprint.post("/_unload")
+def undeploy_many() -> dict[str, Any]:
+    """Undeploy the models named in the body."""
+    body = load(UndeploySchema(), json_body(required=False))
+    if not body.get("model_ids"):
+        raise IllegalArgumentError("Must set specific model ids to undeploy")
+    return _undeploy_all(list(body["model_ids"]))

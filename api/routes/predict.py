@@ -1,0 +1,69 @@
+"""POST /_plugins/_ml/models/<id>/_predict: gate in the API, run on a worker node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response
+
+from api import jobs
+from api.routes.body import json_body
+from api.routes.connectors import DISABLED
+from api.schemas import PredictSchema, load
+from api.services import Services, services
+from common.cluster_settings import ClusterSettings, effective
+from common.deployment import SERVING_STATES, start_deploy
+from common.errors import IllegalArgumentError, NotFoundError, StatusError
+from common.nodes import Node, require_eligible
+from common.store import Doc
+
+blueprint = Blueprint("predict", __name__)
+NODE_HEADER = "X-Modelgate-Node"
+
+
+def _ensure_serving(svc: Services, model_id: str, model: Doc, nodes: list[Node], cluster: ClusterSettings) -> None:
+    if model.get("model_state") in SERVING_STATES:
+        return
+    if not cluster.auto_deploy:
+        raise IllegalArgumentError("Model not ready yet. Please deploy the model first.")
+    if (model.get("deploy_setting") or {}).get("is_auto_deploy_enabled") is False:
+        raise IllegalArgumentError(
+            f"Auto deployment disabled for this model, please deploy model first Model ID: {model_id}"
+        )
+    # The first predict deploys: the deploy jobs and this predict run side by side, and the
+    # node that takes the predict loads the model itself, so this request does not wait.
+    start_deploy(svc.store, svc.celery, model_id, nodes)
+
+
+@blueprint.post("/_plugins/_ml/models/<model_id>/_predict")
+@blueprint.post("/_plugins/_ml/_predict/<algorithm>/<model_id>")
+def predict(model_id: str, algorithm: str = "remote") -> Response:
+    """Run one prediction; the body is exactly ML Commons' inference_results."""
+    body = load(PredictSchema(), json_body(required=False))
+    svc = services()
+    model, persistent, transient, all_nodes = svc.store.predict_context(model_id)
+    if model is None:
+        raise NotFoundError("Failed to find model")
+    cluster = effective(persistent, transient)
+    if not cluster.remote_inference_enabled:
+        raise StatusError(DISABLED, status=400)
+    if model.get("is_enabled") is False:
+        raise StatusError("Model is disabled.", status=403)
+    nodes = require_eligible(all_nodes, only_ml=cluster.only_run_on_ml_node,
+                             ttl_s=svc.settings.node_ttl_s,
+                             message="no eligible node to run predict request")
+    _ensure_serving(svc, model_id, model, nodes, cluster)
+    job: dict[str, Any] = {
+        "model_id": model_id,
+        "generation": model.get("last_updated_time", 0),
+        "parameters": body["parameters"],
+        "action_type": body["action_type"],
+        "trusted": list(cluster.trusted_endpoints),
+        "private_ip_enabled": cluster.private_ip_enabled,
+    }
+    reply = jobs.predict(svc, job, only_ml=cluster.only_run_on_ml_node)
+    response = Response(reply["body"], status=200, mimetype="application/json")
+    response.headers[NODE_HEADER] = reply["node"]
+    response.headers[NODE_HEADER + "-Name"] = reply["node_name"]
+    response.headers[NODE_HEADER + "-Role"] = reply["role"]
+    return response

@@ -1,0 +1,40 @@
+"""/_plugins/_ml/tasks: get, search, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from api.routes.search import delete_response, search_response
+from api.services import services
+from common.errors import MLCommonsError
+from common.store import TASK
+from common.tasks import reorder
+
+blueprint = Blueprint("tasks", __name__, url_prefix="/_plugins/_ml/tasks")
+INDEX = ".plugins-ml-task"
+MISSING = "Failed to find task"
+
+
+@blueprint.get("/<task_id>")
+def get(task_id: str) -> dict[str, Any]:
+    """Return a task record as ML Commons shapes it."""
+    return reorder(services().store.require(TASK, task_id, MISSING))
+
+
+@blueprint.route("/_search", methods=["GET", "POST"])
+def search() -> dict[str, Any]:
+    """Search tasks (match_all)."""
+    return search_response(services().store.all(TASK), INDEX, reorder)
+
+
+@blueprint.delete("/<task_id>")
+def delete(task_id: str) -> dict[str, Any]:
+    """Delete a task that is not running."""
+    store = services().store
+    task = store.require(TASK, task_id, MISSING)
+    if task["state"] == "RUNNING":
+        raise MLCommonsError("Task cannot be deleted in running state. Try after some time.")
+    store.delete(TASK, task_id)
+    return delete_response(INDEX, task_id, found=True)

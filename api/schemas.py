@@ -1,0 +1,118 @@
+"""Marshmallow schemas for request bodies, with ML Commons field names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
+
+ACTION_TYPES = ("predict", "execute", "batch_predict", "cancel_batch_predict", "batch_predict_status")
+METHODS = ("POST", "GET", "PUT", "DELETE")
+
+
+class _Lenient(Schema):
+    class Meta:
+        unknown = EXCLUDE  # ML Commons ignores unknown fields
+
+
+class ActionSchema(_Lenient):
+    action_type = fields.String(load_default=None)
+    method = fields.String(load_default=None)
+    url = fields.String(load_default=None)
+    headers = fields.Dict(keys=fields.String(), values=fields.String(), load_default=None)
+    request_body = fields.String(load_default=None, allow_none=True)
+    pre_process_function = fields.String(load_default=None, allow_none=True)
+    post_process_function = fields.String(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _check(self, data: dict[str, Any], **_: Any) -> None:
+        # Same order and words as ConnectorAction.parse.
+        if data.get("action_type") is None:
+            raise ValidationError("action type can't be null")
+        if data["action_type"].lower() not in ACTION_TYPES:
+            raise ValidationError(
+                "No enum constant org.opensearch.ml.common.connector.ConnectorAction.ActionType."
+                + data["action_type"].upper()
+            )
+        if data.get("url") is None:
+            raise ValidationError("url can't be null")
+        if data.get("method") is None:
+            raise ValidationError("method can't be null")
+        if data["method"].upper() not in METHODS:
+            raise ValidationError("unsupported http method")
+
+
+class ClientConfigSchema(_Lenient):
+    max_connection = fields.Integer(validate=lambda v: v > 0)
+    connection_timeout = fields.Integer(validate=lambda v: v >= 0)
+    read_timeout = fields.Integer(validate=lambda v: v >= 0)
+    retry_backoff_millis = fields.Integer()
+    retry_timeout_seconds = fields.Integer()
+    max_retry_times = fields.Integer()
+    retry_backoff_policy = fields.String()
+    skip_ssl_verification = fields.Boolean()
+
+
+class ConnectorSchema(_Lenient):
+    name = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    version = fields.Raw(allow_none=True)
+    protocol = fields.String(allow_none=True)
+    parameters = fields.Dict(keys=fields.String(), allow_none=True)
+    credential = fields.Dict(keys=fields.String(), values=fields.Raw(), allow_none=True)
+    actions = fields.List(fields.Nested(ActionSchema), allow_none=True)
+    backend_roles = fields.List(fields.String(), allow_none=True)
+    add_all_backend_roles = fields.Boolean(allow_none=True)
+    access_mode = fields.String(allow_none=True)
+    client_config = fields.Nested(ClientConfigSchema, allow_none=True)
+
+
+class ModelGroupSchema(_Lenient):
+    name = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    backend_roles = fields.List(fields.String(), allow_none=True)
+    add_all_backend_roles = fields.Boolean(allow_none=True)
+    access_mode = fields.String(allow_none=True)
+
+
+class DeploySettingSchema(_Lenient):
+    is_auto_deploy_enabled = fields.Boolean()
+    model_ttl_minutes = fields.Integer()
+
+
+class RegisterModelSchema(_Lenient):
+    name = fields.String(allow_none=True)
+    function_name = fields.String(allow_none=True)
+    model_group_id = fields.String(allow_none=True)
+    version = fields.Raw(allow_none=True)
+    description = fields.String(allow_none=True)
+    connector_id = fields.String(allow_none=True)
+    connector = fields.Nested(ConnectorSchema, allow_none=True)
+    is_enabled = fields.Boolean(allow_none=True)
+    deploy_setting = fields.Nested(DeploySettingSchema, allow_none=True)
+    interface = fields.Dict(allow_none=True)
+    backend_roles = fields.List(fields.String(), allow_none=True)
+    add_all_backend_roles = fields.Boolean(allow_none=True)
+    access_mode = fields.String(allow_none=True)
+
+
+class PredictSchema(_Lenient):
+    parameters = fields.Dict(keys=fields.String(), load_default=dict)
+    action_type = fields.String(load_default="predict")
+
+
+class UndeploySchema(_Lenient):
+    model_ids = fields.List(fields.String(), load_default=None)
+    node_ids = fields.List(fields.String(), load_default=None)
+
+
+class ClusterSettingsSchema(_Lenient):
+    persistent = fields.Dict(load_default=dict)
+    transient = fields.Dict(load_default=dict)
+
+
+def load(schema: Schema, body: Any) -> dict[str, Any]:
+    """Validate body against schema; marshmallow errors reach the one error handler."""
+    result = schema.load(body if body is not None else {})
+    assert isinstance(result, dict)
+    return {k: v for k, v in result.items() if not (v is None and k not in body)}

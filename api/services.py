@@ -1,0 +1,53 @@
+"""What views need, built once per app from Settings and reached through current_app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from celery import Celery
+from flask import current_app
+
+from common.cluster_settings import ClusterSettings, effective
+from common.crypto import CredentialCipher, new_master_key
+from common.nodes import Node
+from common.queueing import create_celery
+from common.settings import Settings
+from common.store import Store, connect
+
+
+@dataclass
+class Services:
+    """The API's handles on Redis, the cipher and the Celery client."""
+
+    settings: Settings
+    store: Store
+    celery: Celery
+    _cipher: CredentialCipher | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        """Build the handles; nothing connects until first use."""
+        store = Store(connect(settings.require_redis_url()), settings.key_prefix)
+        return cls(settings=settings, store=store, celery=create_celery(settings))
+
+    @property
+    def cipher(self) -> CredentialCipher:
+        """The credential cipher, its master key created in Redis on first need."""
+        if self._cipher is None:
+            self._cipher = CredentialCipher(self.store.master_key(new_master_key()))
+        return self._cipher
+
+    def cluster(self) -> ClusterSettings:
+        """Read the effective cluster settings (one round trip; every process sees changes)."""
+        return effective(*self.store.read_cluster_settings())
+
+    def nodes(self) -> list[Node]:
+        """Return every announced worker node."""
+        return self.store.nodes()
+
+
+def services() -> Services:
+    """Return the current app's Services."""
+    found = current_app.extensions["modelgate"]
+    assert isinstance(found, Services)
+    return found

@@ -1,0 +1,7 @@
+"""WSGI entry point for servers that import an app object (gunicorn api.wsgi:app)."""
+
+from __future__ import annotations
+
+from api import create_app
+
+app = create_app()

@@ -1,0 +1,117 @@
+"""Connector rules shared by create-connector and inline connectors on model register."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common.crypto import CredentialCipher
+from common.endpoints import require_trusted
+from common.errors import IllegalArgumentError
+from common.templating import check_header_templates, stringify_parameters, substitute
+
+PROTOCOLS = ("aws_sigv4", "http")
+ACCESS_FIELDS_MESSAGE = (
+    "You cannot specify connector access control parameters because the Security plugin "
+    "or connector access control is disabled on your cluster."
+)
+CLIENT_CONFIG_DEFAULTS: dict[str, Any] = {
+    "max_connection": 30,
+    "connection_timeout": 30,
+    "read_timeout": 30,
+    "retry_backoff_millis": 200,
+    "retry_timeout_seconds": 30,
+    "max_retry_times": 0,
+    "retry_backoff_policy": "constant",
+    "skip_ssl_verification": False,
+}
+
+
+def check_required(body: dict[str, Any], *, standalone: bool) -> None:
+    """Apply ML Commons' required-field checks, in its order and with its messages."""
+    if standalone:
+        if body.get("name") is None:
+            raise IllegalArgumentError("Connector name is null")
+        if body.get("version") is None:
+            raise IllegalArgumentError("Connector version is null")
+    if body.get("protocol") is None:
+        raise IllegalArgumentError(
+            "Connector protocol is null" if standalone else "connector protocol is null"
+        )
+    if standalone and not body.get("credential"):
+        raise IllegalArgumentError("Connector credential is null or empty list")
+    if body["protocol"] not in PROTOCOLS:
+        raise IllegalArgumentError(
+            "Unsupported connector protocol. Please use one of [aws_sigv4, http]"
+        )
+
+
+def check_aws(body: dict[str, Any]) -> None:
+    """Require SigV4 keys, service name and region for aws_sigv4 connectors."""
+    if body["protocol"] != "aws_sigv4":
+        return
+    credential = body.get("credential") or {}
+    parameters = body.get("parameters") or {}
+    if "access_key" not in credential or "secret_key" not in credential:
+        raise IllegalArgumentError("Missing credential")
+    if "service_name" not in parameters and "service_name" not in credential:
+        raise IllegalArgumentError("Missing service name")
+    if "region" not in parameters and "region" not in credential:
+        raise IllegalArgumentError("Missing region")
+
+
+def check_actions(body: dict[str, Any], trusted: tuple[str, ...]) -> None:
+    """Check header rules and that every action URL (connector parameters filled) is trusted."""
+    actions = body.get("actions")
+    if actions is None:
+        raise IllegalArgumentError("No actions configured for this connector")
+    parameters = body.get("parameters") or {}
+    for action in actions:
+        check_header_templates(action.get("headers") or {})
+        require_trusted(substitute(action["url"], parameters), trusted)
+
+
+def check_access_fields(body: dict[str, Any]) -> None:
+    """Refuse access-control fields: modelgate runs without the Security plugin."""
+    if body.get("access_mode") or "add_all_backend_roles" in body or body.get("backend_roles"):
+        raise IllegalArgumentError(ACCESS_FIELDS_MESSAGE)
+
+
+def build_document(body: dict[str, Any], cipher: CredentialCipher, stamp: int) -> dict[str, Any]:
+    """Return the stored connector: strings for parameters, credentials sealed, actions shaped."""
+    doc: dict[str, Any] = {"name": body.get("name")}
+    if body.get("version") is not None:
+        doc["version"] = _version_text(body["version"])
+    if body.get("description") is not None:
+        doc["description"] = body["description"]
+    doc["protocol"] = body["protocol"]
+    doc["parameters"] = stringify_parameters(body.get("parameters") or {})
+    doc["credential"] = cipher.encrypt({k: str(v) for k, v in (body.get("credential") or {}).items()})
+    doc["actions"] = [_action(a) for a in body.get("actions") or []]
+    doc["created_time"] = stamp
+    doc["last_updated_time"] = stamp
+    if body.get("client_config") is not None:
+        doc["client_config"] = {**CLIENT_CONFIG_DEFAULTS, **body["client_config"]}
+    if doc["name"] is None:
+        del doc["name"]
+    return doc
+
+
+def _version_text(version: Any) -> str:
+    return str(version).lower() if isinstance(version, bool) else str(version)
+
+
+def _action(action: dict[str, Any]) -> dict[str, Any]:
+    shaped: dict[str, Any] = {
+        "action_type": str(action["action_type"]).upper(),
+        "method": action["method"],
+        "url": action["url"],
+    }
+    for optional in ("headers", "request_body", "pre_process_function", "post_process_function"):
+        if action.get(optional) is not None:
+            shaped[optional] = action[optional]
+    return shaped
+
+
+def public_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """Return a connector as GET shows it: never the credential."""
+    return {key: value for key, value in doc.items() if key != "credential"}

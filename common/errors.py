@@ -1,0 +1,81 @@
+"""The one exception tree; api/errors.py maps it to the OpenSearch error envelope.
+
+MLCommonsError (500, exception)
+ +-- IllegalArgumentError (400, illegal_argument_exception)
+ +-- ParseError (400, parse_exception)
+ +-- StatusError (status given per raise, status_exception)
+ |    +-- NotFoundError (404)
+ |    +-- ConflictError (409)
+ +-- RemoteModelError (status of the upstream answer, status_exception)
+ |    +-- RemoteTransportError (500: connection refused, timeout, DNS)
+ +-- NodeUnavailableError (400, illegal_argument_exception: no eligible live node)
+ +-- GatewayTimeoutError (504, status_exception: no worker answered in time)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MLCommonsError(Exception):
+    """Base of every error modelgate reports to a client."""
+
+    status: int = 500
+    error_type: str = "exception"
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        if status is not None:
+            self.status = status
+
+    def to_dict(self) -> dict[str, Any]:
+        """Render as a JSON-able mapping, for replies crossing a queue."""
+        return {"type": self.error_type, "reason": self.reason, "status": self.status}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MLCommonsError:
+        """Rebuild an error sent across a queue with to_dict()."""
+        error = MLCommonsError(str(data["reason"]), status=int(data["status"]))
+        error.error_type = str(data["type"])
+        return error
+
+
+class IllegalArgumentError(MLCommonsError):
+    status = 400
+    error_type = "illegal_argument_exception"
+
+
+class ParseError(MLCommonsError):
+    status = 400
+    error_type = "parse_exception"
+
+
+class StatusError(MLCommonsError):
+    error_type = "status_exception"
+
+
+class NotFoundError(StatusError):
+    status = 404
+
+
+class ConflictError(StatusError):
+    status = 409
+
+
+class RemoteModelError(StatusError):
+    """The remote model answered with a non-success status."""
+
+
+class RemoteTransportError(RemoteModelError):
+    """The remote model could not be reached or did not answer in time."""
+
+    status = 500
+
+
+class NodeUnavailableError(IllegalArgumentError):
+    """No live worker node may run the request."""
+
+
+class GatewayTimeoutError(StatusError):
+    status = 504

@@ -1,0 +1,75 @@
+"""The api <-> workers contract: Celery factory, task names and queue names."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from celery import Celery
+
+from common.settings import Settings
+
+TASK_REGISTER = "mg.register_model"
+TASK_DEPLOY = "mg.deploy_model"
+TASK_UNDEPLOY = "mg.undeploy_model"
+TASK_PREDICT = "mg.predict"
+
+# Competing-consumer queues: ML nodes read both, data nodes read only the shared one, so
+# plugins.ml_commons.only_run_on_ml_node picks the queue and Celery does the balancing.
+QUEUE_ML = "ml"
+QUEUE_ML_OR_DATA = "ml_or_data"
+
+ROLE_ML = "ml"
+ROLE_DATA = "data"
+ROLES = (ROLE_ML, ROLE_DATA)
+
+
+def role_queue(*, only_ml: bool) -> str:
+    """Return the shared queue for work any eligible node may take."""
+    return QUEUE_ML if only_ml else QUEUE_ML_OR_DATA
+
+
+def node_queue(node_id: str) -> str:
+    """Return the queue only one node reads (deploy and undeploy are per node)."""
+    return f"node.{node_id}"
+
+
+def queues_for(role: str, node_id: str) -> list[str]:
+    """Return the queues a worker of this role consumes."""
+    shared = [QUEUE_ML, QUEUE_ML_OR_DATA] if role == ROLE_ML else [QUEUE_ML_OR_DATA]
+    return [*shared, node_queue(node_id)]
+
+
+def create_celery(settings: Settings, include: Sequence[str] = ()) -> Celery:
+    """Build a Celery app on the Redis broker, configured for at-least-once delivery."""
+    app = Celery("modelgate", include=list(include))
+    app.conf.update(celery_config(settings))
+    return app
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Return the Celery configuration shared by the API (client) and workers."""
+    return {
+        "broker_url": settings.require_redis_url(),
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {
+            # Unacknowledged jobs of a crashed worker come back after this many seconds.
+            "visibility_timeout": settings.visibility_timeout_s,
+            "unacked_restore_interval": settings.restore_interval_s,
+            "unacked_restore_throttle": 1,
+            "global_keyprefix": f"{settings.key_prefix}:celery:",
+        },
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        # Ack after the job ran, and requeue when the process running it dies: a crashed
+        # worker loses no acknowledged job.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_default_queue": QUEUE_ML_OR_DATA,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+        "task_send_sent_event": False,
+    }

@@ -1,0 +1,194 @@
+"""Fill connector templates (url, headers, request_body) with parameters and credentials.
+
+Follows ML Commons: request parameters are JSON-escaped unless they hold a JSON object or
+array (spliced raw); ${parameters.x:-default} and $${...} escapes work; substitution is
+recursive; leftovers are reported by name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from common.errors import IllegalArgumentError
+
+PARAMS = "${parameters."
+CREDS = "${credential."
+_NULL_DEFAULT = re.compile(r'"\$\{parameters\.(\w+):-null\}"')
+_LEFTOVER = re.compile(r"\$\{parameters\.([^}]*)\}")
+_TO_STRING = re.compile(r"\$\{parameters\.([\w.]+)\.toString\(\)\}")
+_JSON_ESCAPES = {'"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f"}
+_JSON_ESCAPES.update({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
+_SENSITIVE_HEADERS = frozenset(
+    "authorization proxy-authorization cookie x-api-key x-auth-token x-auth-header "
+    "x-forwarded-for x-real-ip x-client-ip cf-connecting-ip true-client-ip x-originating-ip "
+    "host x-forwarded-host x-forwarded-server forwarded".split()
+)
+
+
+def stringify_parameters(params: dict[str, Any]) -> dict[str, str | None]:
+    """Coerce a parameters object to strings: non-strings become compact JSON (Gson style)."""
+    return {key: _to_text(value) for key, value in params.items()}
+
+
+def _to_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def escape_json(text: str) -> str:
+    """Escape like commons-text escapeJson: quotes, \\, /, controls, non-ASCII as \\uXXXX."""
+    out: list[str] = []
+    for char in text:
+        if char in _JSON_ESCAPES:
+            out.append(_JSON_ESCAPES[char])
+        elif " " <= char <= "~":
+            out.append(char)
+        else:
+            out.append(_unicode_escape(char))
+    return "".join(out)
+
+
+def _unicode_escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04X}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04X}\\u{0xDC00 + (code & 0x3FF):04X}"
+
+
+def is_json_container(text: str) -> bool:
+    """True when text parses as a JSON object or array (spliced raw, not escaped)."""
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "[{":
+        return False
+    try:
+        json.loads(stripped)
+    except ValueError:
+        return False
+    return True
+
+
+def escape_request_parameters(params: dict[str, str | None]) -> dict[str, str | None]:
+    """Escape request parameters for quoted template slots; JSON containers pass raw."""
+    raw_keys = {k.strip() for k in (params.get("no_escape_params") or "").split(",") if k}
+    return {
+        key: value
+        if value is None or key in raw_keys or is_json_container(value)
+        else escape_json(value)
+        for key, value in params.items()
+    }
+
+
+def substitute(template: str, values: dict[str, str | None], prefix: str = PARAMS) -> str:
+    """Replace ${prefix key} / ${prefix key:-default}, recursively; unknown keys stay verbatim."""
+    return _substitute(template, values, prefix, ())
+
+
+def _substitute(template: str, values: dict[str, str | None], prefix: str, seen: tuple[str, ...]) -> str:
+    out: list[str] = []
+    pos = 0
+    while (start := template.find(prefix, pos)) >= 0:
+        end = template.find("}", start + len(prefix))
+        if end < 0:
+            break
+        if start > 0 and template[start - 1] == "$":  # $${...} is an escaped literal
+            out.append(template[pos : start - 1] + template[start : end + 1])
+            pos = end + 1
+            continue
+        out.append(template[pos:start])
+        out.append(_resolve(template[start : end + 1], values, prefix, seen))
+        pos = end + 1
+    out.append(template[pos:])
+    return "".join(out)
+
+
+def _resolve(placeholder: str, values: dict[str, str | None], prefix: str, seen: tuple[str, ...]) -> str:
+    name, has_default, default = placeholder[len(prefix) : -1].partition(":-")
+    value = values.get(name)
+    if value is None:
+        if not has_default:
+            return placeholder
+        value = default
+    if name in seen:
+        raise IllegalArgumentError(f"Infinite loop in property interpolation of {placeholder}")
+    return _substitute(value, values, prefix, (*seen, name))
+
+
+def _add_to_string_parameters(values: dict[str, str | None], template: str) -> None:
+    for name in _TO_STRING.findall(template):
+        value = values.get(name)
+        if value is not None:
+            values[name + ".toString()"] = json.dumps(value, ensure_ascii=False)[1:-1]
+
+
+def render_body(template: str | None, params: dict[str, str | None]) -> str | None:
+    """Fill the request_body template; raise IllegalArgumentError on leftovers or bad JSON."""
+    if template is None:
+        return params.get("http_body")
+    values = dict(params)
+    _add_to_string_parameters(values, template)
+    filled = _NULL_DEFAULT.sub(lambda m: m.group(0) if values.get(m.group(1)) else "null", template)
+    filled = substitute(filled, values)
+    if not _is_json_or_ndjson(filled):
+        raise IllegalArgumentError(f"Invalid payload: {filled}")
+    if params.get("skip_validating_missing_parameters") != "true":
+        missing = list(dict.fromkeys(_LEFTOVER.findall(filled)))
+        if missing:
+            names = ", ".join(missing)
+            raise IllegalArgumentError(f"Some parameter placeholder not filled in payload: {names}")
+    return filled
+
+
+def _is_json_or_ndjson(payload: str) -> bool:
+    lines = [line for line in payload.splitlines() if line.strip()] or [payload]
+    for candidate in (payload, *lines):
+        try:
+            json.loads(candidate)
+        except ValueError:
+            if candidate is payload and len(lines) > 1:
+                continue
+            return False
+        if candidate is payload:
+            return True
+    return True
+
+
+def render_url(template: str, params: dict[str, str | None], credential: dict[str, str]) -> str:
+    """Fill the action URL from raw (unescaped) parameters and credentials."""
+    return substitute(substitute(template, dict(credential), CREDS), params)
+
+
+def render_headers(
+    headers: dict[str, str], params: dict[str, str | None], credential: dict[str, str]
+) -> dict[str, str]:
+    """Fill header templates: credentials first, then parameters; leftovers are an error."""
+    filled: dict[str, str] = {}
+    for name, template in headers.items():
+        value = substitute(substitute(template, dict(credential), CREDS), params)
+        if PARAMS in value or CREDS in value:
+            raise IllegalArgumentError(
+                f"Header '{name}' contains unresolved placeholder. Required parameter is missing."
+            )
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise IllegalArgumentError("Header value contains invalid control character")
+        filled[name] = value
+    return filled
+
+
+def check_header_templates(headers: dict[str, str]) -> None:
+    """Refuse ${parameters.*} in headers that carry identity or routing (ML Commons 3.7 rule)."""
+    for name, template in headers.items():
+        if PARAMS in template and name.lower() in _SENSITIVE_HEADERS:
+            raise IllegalArgumentError(
+                f"Header '{name}' cannot use ${{parameters.*}} placeholders for security reasons. "
+                "Use ${credential.*} instead."
+            )
+
+
+def fill_credentials(template: str, credential: dict[str, str]) -> str:
+    """Replace ${credential.x} in a body template (values spliced as JSON-escaped text)."""
+    escaped: dict[str, str | None] = {k: escape_json(v) for k, v in credential.items()}
+    return substitute(template, escaped, CREDS)

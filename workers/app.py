@@ -1,0 +1,34 @@
+"""Build the worker's Celery app and hook per-process start-up and shutdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_ready, worker_shutdown
+
+from common.queueing import create_celery
+from common.settings import Settings
+from workers.heartbeat import Heartbeat
+from workers.runtime import NodeIdentity, Runtime, install
+
+TASK_MODULES = ["workers.tasks"]
+
+
+def create_worker_app(settings: Settings, node: NodeIdentity) -> Celery:
+    """Return a Celery app whose tasks run as this node; heartbeat starts when it is ready."""
+    app = create_celery(settings, include=TASK_MODULES)
+    runtime = Runtime.build(settings, app, node)
+    install(runtime)
+    heartbeat = Heartbeat(runtime)
+
+    def on_ready(**_: Any) -> None:
+        heartbeat.start()
+
+    def on_shutdown(**_: Any) -> None:
+        heartbeat.stop()
+        runtime.close()
+
+    worker_ready.connect(on_ready, weak=False)
+    worker_shutdown.connect(on_shutdown, weak=False)
+    return app

@@ -1,0 +1,56 @@
+"""Announce this node in Redis every few seconds, and sweep up after dead nodes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+
+import redis
+
+from workers.runtime import Runtime
+from workers.sweeper import sweep
+
+log = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    """A daemon thread that keeps this node's entry in the node table fresh."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
+        self._started = time.time()
+
+    def start(self) -> None:
+        """Announce now, then keep announcing."""
+        self.beat()
+        self._thread.start()
+
+    def beat(self) -> None:
+        """Write this node's entry with the current time."""
+        node = self._rt.node
+        self._rt.store.beat({
+            "id": node.id, "name": node.name, "role": node.role, "host": socket.gethostname(),
+            "pid": os.getpid(), "started": self._started, "last_seen": time.time(),
+        })
+
+    def _loop(self) -> None:
+        interval = self._rt.settings.heartbeat_interval_s
+        while not self._stop.wait(interval):
+            try:
+                self.beat()
+                sweep(self._rt.store, self._rt.settings.node_ttl_s)
+            except redis.RedisError as error:
+                log.warning("heartbeat failed: %s", error)
+
+    def stop(self) -> None:
+        """Stop beating and leave the node table, so the API stops routing here at once."""
+        self._stop.set()
+        try:
+            self._rt.store.forget_node(self._rt.node.id)
+        except redis.RedisError as error:
+            log.warning("could not leave the node table: %s", error)

@@ -1,0 +1,51 @@
+"""Models this node holds: connector and decrypted credentials, kept in process memory."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PreparedModel:
+    """A model ready to predict: its connector and decrypted credentials."""
+
+    generation: int
+    connector: dict[str, Any]
+    credential: dict[str, str]
+
+    def __repr__(self) -> str:
+        return f"PreparedModel(generation={self.generation}, credential=<hidden>)"
+
+
+class ModelCache:
+    """Thread-safe model_id -> PreparedModel, reloaded when the model record changes."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, PreparedModel] = {}
+        self._lock = threading.Lock()
+
+    def get(self, model_id: str, generation: int, load: Callable[[], PreparedModel]) -> PreparedModel:
+        """Return the cached model, or load it when missing or stale."""
+        item = self._items.get(model_id)
+        if item is not None and item.generation == generation:
+            return item
+        fresh = load()
+        with self._lock:
+            self._items[model_id] = fresh
+        return fresh
+
+    def put(self, model_id: str, item: PreparedModel) -> None:
+        """Hold a freshly deployed model."""
+        with self._lock:
+            self._items[model_id] = item
+
+    def drop(self, model_id: str) -> bool:
+        """Forget a model; True when it was held."""
+        with self._lock:
+            return self._items.pop(model_id, None) is not None
+
+    def __contains__(self, model_id: object) -> bool:
+        return model_id in self._items

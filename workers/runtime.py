@@ -1,0 +1,79 @@
+"""Per-process worker state: store, cipher, HTTP client, model cache and node identity."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from celery import Celery
+
+from common.crypto import CredentialCipher, new_master_key
+from common.settings import Settings
+from common.store import Store, connect
+from workers.model_cache import ModelCache
+from workers.remote.http import HttpClient
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    """Who this worker process is in the cluster."""
+
+    id: str
+    name: str
+    role: str
+
+
+@dataclass
+class Runtime:
+    """Everything a job needs, built once per worker process."""
+
+    settings: Settings
+    celery: Celery
+    node: NodeIdentity
+    store: Store
+    cache: ModelCache = field(default_factory=ModelCache)
+    _cipher: CredentialCipher | None = None
+    _http: HttpClient | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def build(cls, settings: Settings, celery: Celery, node: NodeIdentity) -> Runtime:
+        """Create the runtime; connections open lazily on first use."""
+        store = Store(connect(settings.require_redis_url()), settings.key_prefix)
+        return cls(settings=settings, celery=celery, node=node, store=store)
+
+    @property
+    def cipher(self) -> CredentialCipher:
+        """The credential cipher under the cluster's persisted master key."""
+        with self._lock:
+            if self._cipher is None:
+                self._cipher = CredentialCipher(self.store.master_key(new_master_key()))
+            return self._cipher
+
+    @property
+    def http(self) -> HttpClient:
+        """The process's single HTTP client, started on first use."""
+        with self._lock:
+            if self._http is None:
+                self._http = HttpClient()
+            return self._http
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        if self._http is not None:
+            self._http.close()
+
+
+_current: list[Runtime] = []
+
+
+def install(runtime: Runtime) -> None:
+    """Make runtime the one the Celery tasks of this process use."""
+    _current[:] = [runtime]
+
+
+def current() -> Runtime:
+    """Return the installed runtime."""
+    if not _current:
+        raise RuntimeError("worker runtime not installed: start workers via workers.app")
+    return _current[0]
