@@ -29,6 +29,9 @@ def predict(svc: Services, job: dict[str, Any], *, only_ml: bool) -> dict[str, A
         args=[{**job, "reply_key": reply_key}],
         queue=role_queue(only_ml=only_ml),
         expires=timeout,
+        # Celery would otherwise saferepr() the arguments for its logs on every send.
+        argsrepr="predict",
+        kwargsrepr="",
     )
     reply = svc.store.wait_reply(reply_key, timeout)
     if reply is None:

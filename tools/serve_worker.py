@@ -25,6 +25,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Start the Celery worker for this node and block until it stops."""
     logging.basicConfig(level=args.loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One log line per job would cost more CPU than the job's own bookkeeping.
+    for noisy in ("celery.app.trace", "celery.worker.strategy"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = Settings.from_env()
     name = args.name or settings.node_name or f"{args.role}-{socket.gethostname()}"
     store = Store(connect(settings.require_redis_url()), settings.key_prefix)
