@@ -38,6 +38,13 @@ def mock(tmp_root: Path) -> Iterator[MockUpstream]:
 
 
 @pytest.fixture(scope="session")
+def slow_mock(tmp_root: Path) -> Iterator[MockUpstream]:
+    upstream = MockUpstream(tmp_root, "--latency-ms", "150")
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture(scope="session")
 def cluster(redis_server: EmbeddedRedis, tmp_root: Path) -> Iterator[Cluster]:
     running = Cluster.create(redis_server.url, tmp_root, "it")
     try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
+from yarl import URL
 
 from common.errors import RemoteTransportError
 
@@ -60,7 +61,9 @@ class HttpClient:
         timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
         try:
             async with self._session.request(
-                method, url, headers=headers, data=body, timeout=timeout, allow_redirects=False
+                # encoded=True sends the URL as signed: yarl would otherwise unquote
+                # %3A and the like, breaking SigV4 signatures over such paths.
+                method, URL(url, encoded=True), headers=headers, data=body, timeout=timeout, allow_redirects=False
             ) as response:
                 text = await response.text(errors="replace")
                 return Answer(response.status, text)

@@ -1,0 +1,106 @@
+"""Crashes and restarts: a killed worker's job is redelivered, dead nodes' tasks are settled,
+and a restarted Redis keeps every record. Runs on its own Redis server and cluster."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.integration.cluster import LOOPBACK_TRUSTED, Cluster, MockUpstream, wait_for
+from tools.embedded_redis import EmbeddedRedis
+
+ASK = {"messages": [{"role": "user", "content": "survive"}]}
+
+
+@pytest.fixture(scope="module")
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("resilience") / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def crash_mock(tmp_root: Path) -> Iterator[MockUpstream]:
+    upstream = MockUpstream(tmp_root, "--latency-ms", "2500")
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture(scope="module")
+def lone(own_redis: EmbeddedRedis, tmp_root: Path) -> Iterator[Cluster]:
+    running = Cluster.create(own_redis.url, tmp_root, "res")
+    try:
+        running.start_api()
+        running.start_node("ml", "victim")
+        running.ok("PUT", "/_cluster/settings", {"persistent": {
+            "plugins.ml_commons.trusted_connector_endpoints_regex": [LOOPBACK_TRUSTED],
+            "plugins.ml_commons.connector.private_ip_enabled": True}})
+        yield running
+    finally:
+        running.stop()
+
+
+def test_job_of_killed_worker_is_redelivered(lone: Cluster, crash_mock: MockUpstream) -> None:
+    connector_id = lone.create_connector(parameters={"endpoint": crash_mock.host, "model": "m"})
+    model_id = lone.register(connector_id, f"crash-{uuid.uuid4().hex[:6]}")
+    lone.deploy(model_id)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(lone.predict, model_id, ASK)
+        time.sleep(1.0)  # the victim has taken the job and waits on the slow upstream
+        assert not pending.done()
+        lone.kill_node("victim")
+        rescuer = lone.start_node("ml", "rescuer")
+        response = pending.result(timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Modelgate-Node"] == rescuer
+    content = response.json()["inference_results"][0]["output"][0]["dataAsMap"]
+    assert content["choices"][0]["message"]["content"] == "Echo: survive"
+
+
+def test_running_task_of_dead_node_is_failed(lone: Cluster) -> None:
+    store = lone.store
+    task_id = f"ghost-{uuid.uuid4().hex[:8]}"
+    task = {"task_type": "REGISTER_MODEL", "function_name": "REMOTE", "state": "RUNNING",
+            "worker_node": ["long-gone-node"], "create_time": 1, "last_update_time": 1,
+            "is_async": False}
+    store.put("task", task_id, task)
+    store.redis.zadd(store.key("task", "active"), {task_id: time.time() - 60})
+    if not lone.nodes:
+        lone.start_node("ml", "sweeper")
+
+    def failed() -> dict[str, object] | None:
+        got = lone.ok("GET", f"/_plugins/_ml/tasks/{task_id}")
+        return got if got["state"] == "FAILED" else None
+
+    settled = wait_for(failed, 15, "the sweeper to fail the dead node's task")
+    assert settled["error"] == "Worker node long-gone-node left the cluster before finishing the task"
+
+
+def test_restarted_redis_keeps_records_and_service_resumes(
+    lone: Cluster, own_redis: EmbeddedRedis, mock: MockUpstream
+) -> None:
+    if not lone.nodes:
+        lone.start_node("ml", "after-crash")
+    connector_id = lone.create_connector(parameters={"endpoint": mock.host, "model": "m"})
+    model_id = lone.register(connector_id, f"persist-{uuid.uuid4().hex[:6]}")
+    lone.deploy(model_id)
+    before = lone.ok("GET", f"/_plugins/_ml/models/{model_id}")
+    own_redis.stop()
+    own_redis.start()
+    assert lone.ok("GET", f"/_plugins/_ml/models/{model_id}") == before
+    assert "credential" not in lone.ok("GET", f"/_plugins/_ml/connectors/{connector_id}")
+
+    def predicted() -> requests.Response | None:
+        response = lone.predict(model_id, ASK)
+        return response if response.status_code == 200 else None
+
+    response = wait_for(predicted, 30, "predict to work again after the Redis restart", interval=0.5)
+    assert json.loads(response.text)["inference_results"][0]["status_code"] == 200

@@ -1,0 +1,48 @@
+"""plugins.ml_commons.only_run_on_ml_node decides which nodes deploy and serve remote models."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.integration.cluster import Cluster, MockUpstream
+
+ASK = {"messages": [{"role": "user", "content": "route me"}]}
+
+
+def slow_model(gw: Cluster, slow: MockUpstream) -> str:
+    connector_id = gw.create_connector(parameters={"endpoint": slow.host, "model": "m"})
+    return gw.register(connector_id, f"route-{uuid.uuid4().hex[:8]}")
+
+
+def served_roles(gw: Cluster, model_id: str, count: int) -> set[str]:
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        responses = list(pool.map(lambda _: gw.predict(model_id, ASK), range(count)))
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
+    return {r.headers["X-Modelgate-Node-Role"] for r in responses}
+
+
+def test_true_means_only_ml_nodes(gw: Cluster, slow_mock: MockUpstream) -> None:
+    gw.set_settings(only_run_on_ml_node=True)
+    model_id = slow_model(gw, slow_mock)
+    task = gw.deploy(model_id)
+    assert task["worker_node"] == [gw.node_id("ml-1")]
+    assert served_roles(gw, model_id, 16) == {"ml"}
+
+
+def test_false_lets_data_nodes_serve_too(gw: Cluster, slow_mock: MockUpstream) -> None:
+    gw.set_settings(only_run_on_ml_node=False)
+    model_id = slow_model(gw, slow_mock)
+    task = gw.deploy(model_id)
+    assert sorted(task["worker_node"]) == sorted([gw.node_id("ml-1"), gw.node_id("data-1")])
+    model = gw.ok("GET", f"/_plugins/_ml/models/{model_id}")
+    assert model["current_worker_node_count"] == 2
+    # Four job threads per node and sixteen requests of 150 ms each: one node cannot take all.
+    assert served_roles(gw, model_id, 16) == {"ml", "data"}
+
+
+def test_transient_setting_overrides_persistent(gw: Cluster, slow_mock: MockUpstream) -> None:
+    gw.set_settings(only_run_on_ml_node=False)
+    gw.ok("PUT", "/_cluster/settings", {"transient": {"plugins.ml_commons.only_run_on_ml_node": True}})
+    model_id = slow_model(gw, slow_mock)
+    assert gw.deploy(model_id)["worker_node"] == [gw.node_id("ml-1")]
