@@ -12,7 +12,7 @@ from common.crypto import CredentialCipher, new_master_key
 from common.nodes import Node
 from common.queueing import create_celery
 from common.settings import Settings
-from common.store import Store, connect
+from common.store import Store, connect, connect_for_blocking
 
 
 @dataclass
@@ -27,7 +27,8 @@ class Services:
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         """Build the handles; nothing connects until first use."""
-        store = Store(connect(settings.require_redis_url()), settings.key_prefix)
+        url = settings.require_redis_url()
+        store = Store(connect(url), settings.key_prefix, blocking=connect_for_blocking(url))
         return cls(settings=settings, store=store, celery=create_celery(settings))
 
     @property

@@ -12,10 +12,10 @@ from common.settings import Settings
 TASK_REGISTER = "mg.register_model"
 TASK_DEPLOY = "mg.deploy_model"
 TASK_UNDEPLOY = "mg.undeploy_model"
-TASK_PREDICT = "mg.predict"
 
 # Competing-consumer queues: ML nodes read both, data nodes read only the shared one, so
-# plugins.ml_commons.only_run_on_ml_node picks the queue and Celery does the balancing.
+# plugins.ml_commons.only_run_on_ml_node picks the queue and the consumers balance the load.
+# The same names serve Celery's lifecycle jobs and the predict lists (workers/predict_consumer).
 QUEUE_ML = "ml"
 QUEUE_ML_OR_DATA = "ml_or_data"
 
@@ -34,10 +34,14 @@ def node_queue(node_id: str) -> str:
     return f"node.{node_id}"
 
 
+def shared_queues(role: str) -> list[str]:
+    """Return the shared queues a node of this role takes work from."""
+    return [QUEUE_ML, QUEUE_ML_OR_DATA] if role == ROLE_ML else [QUEUE_ML_OR_DATA]
+
+
 def queues_for(role: str, node_id: str) -> list[str]:
-    """Return the queues a worker of this role consumes."""
-    shared = [QUEUE_ML, QUEUE_ML_OR_DATA] if role == ROLE_ML else [QUEUE_ML_OR_DATA]
-    return [*shared, node_queue(node_id)]
+    """Return the Celery queues a worker of this role consumes."""
+    return [*shared_queues(role), node_queue(node_id)]
 
 
 def create_celery(settings: Settings, include: Sequence[str] = ()) -> Celery:

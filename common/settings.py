@@ -48,7 +48,7 @@ class Settings:
     heartbeat_interval_s: float = 2.0
     visibility_timeout_s: int = 300
     restore_interval_s: int = 10
-    worker_concurrency: int = 32
+    worker_concurrency: int = 128
     api_workers: int = 2
     api_threads: int = 64
     node_role: str = "ml"

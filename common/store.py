@@ -26,24 +26,37 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+RETRY_ON = [redis.ConnectionError, redis.TimeoutError]
+
+
+def retry_policy() -> Retry:
+    """Retry for up to about ten seconds: long enough to ride out a Redis restart."""
+    return Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=15)
+
+
 def connect(url: str) -> redis.Redis:
     """Open a client that retries through a short Redis restart instead of failing at once."""
-    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=20)
     return redis.Redis.from_url(
-        url,
-        decode_responses=True,
-        retry=retry,
-        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        url, decode_responses=True, retry=retry_policy(), retry_on_error=RETRY_ON,
         health_check_interval=30,
     )
+
+
+def connect_for_blocking(url: str) -> redis.Redis:
+    """Open a client without automatic retries, for blocking waits that track their deadline."""
+    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
 
 
 class Store:
     """Typed access to modelgate's records in one Redis database, under one key prefix."""
 
-    def __init__(self, client: redis.Redis, key_prefix: str = "mg") -> None:
+    def __init__(
+        self, client: redis.Redis, key_prefix: str = "mg", blocking: redis.Redis | None = None
+    ) -> None:
         self.redis = client
         self.prefix = key_prefix
+        # A retried BLPOP would restart its full timeout; blocking waits use their own client.
+        self.blocking = blocking or client
 
     def key(self, *parts: str) -> str:
         """Build a key: the only place key names are spelled."""
@@ -228,6 +241,32 @@ class Store:
         limit = time.time() - older_than_s
         return list(self.redis.zrangebyscore(self.key(TASK, "active"), "-inf", limit))
 
+    # predict queue -------------------------------------------------------------------------------
+    def predict_queue(self, queue: str) -> str:
+        """Name the list predict requests for one queue wait on."""
+        return self.key("predict", queue)
+
+    def inflight(self, node_id: str) -> str:
+        """Name the list holding the predict requests a node has taken but not answered."""
+        return self.key("predict", "inflight", node_id)
+
+    def push_predict(self, queue: str, payload: str) -> None:
+        """Enqueue one predict request (consumers take from the other end: FIFO)."""
+        self.redis.lpush(self.predict_queue(queue), payload)
+
+    def requeue_inflight(self, node_id: str) -> int:
+        """Put a dead node's unanswered requests back at the head of their queues."""
+        script = self.redis.register_script(_REQUEUE_LUA)
+        moved = 0
+        for raw in self.redis.lrange(self.inflight(node_id), 0, -1):
+            queue = self.predict_queue(str(json.loads(raw)["queue"]))
+            moved += int(script(keys=[self.inflight(node_id), queue], args=[raw]))
+        return moved
+
+    def known_node_ids(self) -> list[str]:
+        """Return the id of every node name ever seen."""
+        return list(self.redis.hvals(self.key("node_ids")))
+
     # predict replies ------------------------------------------------------------------------------
     def reply_key(self, request_id: str) -> str:
         """Name the list a worker answers one predict request on."""
@@ -241,9 +280,16 @@ class Store:
         pipe.execute()
 
     def wait_reply(self, reply_key: str, timeout_s: float) -> Doc | None:
-        """Block until a worker answers (BLPOP: no polling), or None on timeout."""
-        item = self.redis.blpop([reply_key], timeout=timeout_s)
-        return None if item is None else dict(json.loads(item[1]))
+        """Block until a worker answers (BLPOP: no polling), or None once timeout_s has passed."""
+        deadline = time.monotonic() + timeout_s
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                item = self.blocking.blpop([reply_key], timeout=max(remaining, 0.01))
+            except (redis.ConnectionError, redis.TimeoutError):
+                time.sleep(min(0.2, max(remaining, 0)))  # Redis restarting: wait, then retry
+                continue
+            return None if item is None else dict(json.loads(item[1]))
+        return None
 
     # master key ------------------------------------------------------------------------------------
     def master_key(self, new_key: str) -> str:
@@ -251,6 +297,17 @@ class Store:
         key = self.key("config", "master_key")
         self.redis.set(key, new_key, nx=True)
         return str(self.redis.get(key))
+
+
+# Remove one request from a node's in-flight list and, only if it was still there, requeue it:
+# two sweepers racing over the same dead node can never deliver a request twice.
+_REQUEUE_LUA = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+"""
 
 
 def _decode_map(raw: dict[str, str]) -> dict[str, Any]:

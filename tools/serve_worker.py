@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import socket
+from dataclasses import replace
 
 from common.ids import new_node_id
 from common.queueing import ROLES, queues_for
@@ -18,7 +19,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the worker sub-command's flags."""
     parser.add_argument("--role", choices=ROLES, required=True, help="ml or data node")
     parser.add_argument("--name", help="node name, unique per cluster (default ROLE-HOSTNAME)")
-    parser.add_argument("--concurrency", type=int, help="jobs run at once (threads)")
+    parser.add_argument("--concurrency", type=int, help="predicts served at once (coroutines)")
+    parser.add_argument("--job-threads", type=int, default=4,
+                        help="register/deploy/undeploy jobs run at once (threads)")
     parser.add_argument("--loglevel", default="INFO")
 
 
@@ -29,6 +32,8 @@ def main(args: argparse.Namespace) -> int:
     for noisy in ("celery.app.trace", "celery.worker.strategy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = Settings.from_env()
+    if args.concurrency:
+        settings = replace(settings, worker_concurrency=args.concurrency)
     name = args.name or settings.node_name or f"{args.role}-{socket.gethostname()}"
     store = Store(connect(settings.require_redis_url()), settings.key_prefix)
     # The id is stable per name, so a restarted node picks up jobs left in its own queue.
@@ -36,7 +41,7 @@ def main(args: argparse.Namespace) -> int:
     app = create_worker_app(settings, node)
     app.worker_main([
         "worker", "--pool", "threads",
-        "--concurrency", str(args.concurrency or settings.worker_concurrency),
+        "--concurrency", str(args.job_threads),
         "--queues", ",".join(queues_for(args.role, node.id)),
         "--hostname", f"{name}@{socket.gethostname()}", "--loglevel", args.loglevel,
         "--without-gossip", "--without-mingle", "--without-heartbeat",

@@ -7,9 +7,10 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_ready, worker_shutdown
 
-from common.queueing import create_celery
+from common.queueing import create_celery, shared_queues
 from common.settings import Settings
 from workers.heartbeat import Heartbeat
+from workers.predict_consumer import PredictConsumer
 from workers.runtime import NodeIdentity, Runtime, install
 
 TASK_MODULES = ["workers.tasks"]
@@ -21,12 +22,17 @@ def create_worker_app(settings: Settings, node: NodeIdentity) -> Celery:
     runtime = Runtime.build(settings, app, node)
     install(runtime)
     heartbeat = Heartbeat(runtime)
+    consumer = PredictConsumer(runtime, shared_queues(node.role), settings.worker_concurrency)
 
     def on_ready(**_: Any) -> None:
+        # Beat first: a node taking requests before it looks alive would have them requeued.
         heartbeat.start()
+        runtime.http.run(consumer.start())
 
     def on_shutdown(**_: Any) -> None:
         heartbeat.stop()
+        grace = settings.predict_timeout_s
+        runtime.http.run(consumer.stop(grace_s=grace), timeout=grace + 5)
         runtime.close()
 
     worker_ready.connect(on_ready, weak=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,15 +26,10 @@ class ModelCache:
         self._items: dict[str, PreparedModel] = {}
         self._lock = threading.Lock()
 
-    def get(self, model_id: str, generation: int, load: Callable[[], PreparedModel]) -> PreparedModel:
-        """Return the cached model, or load it when missing or stale."""
+    def peek(self, model_id: str, generation: int) -> PreparedModel | None:
+        """Return the cached model if it is as fresh as the record the API read."""
         item = self._items.get(model_id)
-        if item is not None and item.generation == generation:
-            return item
-        fresh = load()
-        with self._lock:
-            self._items[model_id] = fresh
-        return fresh
+        return item if item is not None and item.generation >= generation else None
 
     def put(self, model_id: str, item: PreparedModel) -> None:
         """Hold a freshly deployed model."""

@@ -9,9 +9,12 @@ from workers.deploy import report
 
 
 def sweep(store: Store, ttl_s: float) -> int:
-    """Fail the work of nodes whose heartbeat stopped; return how many tasks were touched."""
+    """Requeue dead nodes' predicts and settle their tasks; return how much was touched."""
     live = {str(n["id"]) for n in alive(store.nodes(), ttl_s)}
     touched = 0
+    for node_id in store.known_node_ids():
+        if node_id not in live:
+            touched += store.requeue_inflight(node_id)
     for task_id in store.active_tasks(older_than_s=ttl_s):
         task = store.get(TASK, task_id)
         if task is None or is_final(task):
