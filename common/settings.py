@@ -50,7 +50,7 @@ class Settings:
     restore_interval_s: int = 10
     worker_concurrency: int = 128
     api_workers: int = 2
-    api_threads: int = 64
+    api_threads: int = 32
     node_role: str = "ml"
     node_name: str = ""
 

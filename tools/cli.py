@@ -8,7 +8,6 @@ import sys
 from collections.abc import Sequence
 
 # Sub-command -> module; each module offers configure_parser(parser) and main(args) -> int.
-# Modules are imported only when their sub-command runs, so `modelgate --help` stays cheap.
 COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("tools.stack", "run the whole stack: Redis, API, one ML-node and one data-node worker"),
     "api": ("tools.serve", "serve the REST API with gunicorn"),

@@ -47,7 +47,9 @@ class EmbeddedRedis:
     def start(self, timeout_s: float = 15.0) -> str:
         """Start the server and wait until it answers PING; return its URL."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(self.command(), cwd=self.data_dir)
+        # A session of its own: Ctrl-C on the terminal must not kill Redis before the
+        # workers have left the node table; the stack stops it last.
+        self.process = subprocess.Popen(self.command(), cwd=self.data_dir, start_new_session=True)
         deadline = time.monotonic() + timeout_s
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         while time.monotonic() < deadline:
