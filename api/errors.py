@@ -66,7 +66,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> tuple[Response, int]:
         status = error.code or 500
-        return envelope("parse_exception" if status == 400 else "exception", str(error.description), status)
+        return envelope(
+            "parse_exception" if status == 400 else "exception", str(error.description), status
+        )
 
     @app.errorhandler(redis.RedisError)
     def _store_down(error: redis.RedisError) -> tuple[Response, int]:

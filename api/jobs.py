@@ -12,7 +12,9 @@ from common.ids import new_id
 from common.queueing import TASK_REGISTER, role_queue
 
 
-def enqueue_register(svc: Services, task_id: str, request: dict[str, Any], *, only_ml: bool) -> None:
+def enqueue_register(
+    svc: Services, task_id: str, request: dict[str, Any], *, only_ml: bool
+) -> None:
     """Send a register job to the shared queue of eligible nodes."""
     svc.celery.send_task(TASK_REGISTER, args=[task_id, request], queue=role_queue(only_ml=only_ml))
 
@@ -30,7 +32,9 @@ def predict(svc: Services, job: dict[str, Any], *, only_ml: bool) -> dict[str, A
     svc.store.push_predict(queue, json.dumps(request))
     reply = svc.store.wait_reply(reply_key, timeout)
     if reply is None:
-        raise GatewayTimeoutError(f"No worker node answered the predict request within {timeout:g}s")
+        raise GatewayTimeoutError(
+            f"No worker node answered the predict request within {timeout:g}s"
+        )
     if "error" in reply:
         raise MLCommonsError.from_dict(reply["error"])
     return reply

@@ -6,7 +6,13 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
 
-ACTION_TYPES = ("predict", "execute", "batch_predict", "cancel_batch_predict", "batch_predict_status")
+ACTION_TYPES = (
+    "predict",
+    "execute",
+    "batch_predict",
+    "cancel_batch_predict",
+    "batch_predict_status",
+)
 METHODS = ("POST", "GET", "PUT", "DELETE")
 
 

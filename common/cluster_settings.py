@@ -54,7 +54,9 @@ DEFINITIONS: dict[str, Definition] = {
     "max_model_on_node": Definition("int", 10, 0, 10000),
     "allow_registering_model_via_url": Definition("bool", False),
     "allow_registering_model_via_local_file": Definition("bool", False),
-    "task_dispatch_policy": Definition("choice", "round_robin", choices=("round_robin", "least_load")),
+    "task_dispatch_policy": Definition(
+        "choice", "round_robin", choices=("round_robin", "least_load")
+    ),
 }
 
 

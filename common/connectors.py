@@ -85,7 +85,9 @@ def build_document(body: dict[str, Any], cipher: CredentialCipher, stamp: int) -
         doc["description"] = body["description"]
     doc["protocol"] = body["protocol"]
     doc["parameters"] = stringify_parameters(body.get("parameters") or {})
-    doc["credential"] = cipher.encrypt({k: str(v) for k, v in (body.get("credential") or {}).items()})
+    doc["credential"] = cipher.encrypt(
+        {k: str(v) for k, v in (body.get("credential") or {}).items()}
+    )
     doc["actions"] = [_action(a) for a in body.get("actions") or []]
     doc["created_time"] = stamp
     doc["last_updated_time"] = stamp

@@ -37,7 +37,10 @@ def retry_policy() -> Retry:
 def connect(url: str) -> redis.Redis:
     """Open a client that retries through a short Redis restart instead of failing at once."""
     return redis.Redis.from_url(
-        url, decode_responses=True, retry=retry_policy(), retry_on_error=RETRY_ON,
+        url,
+        decode_responses=True,
+        retry=retry_policy(),
+        retry_on_error=RETRY_ON,
         health_check_interval=30,
     )
 
@@ -53,16 +56,18 @@ class Store:
     def __init__(
         self, client: redis.Redis, key_prefix: str = "mg", blocking: redis.Redis | None = None
     ) -> None:
-        self.redis = client
+        # Typed Any: redis-py's annotations say bytes | str for every reply, as they cannot see
+        # decode_responses=True; with it, every reply here is str.
+        self.redis: Any = client
         self.prefix = key_prefix
         # A retried BLPOP would restart its full timeout; blocking waits use their own client.
-        self.blocking = blocking or client
+        self.blocking: Any = blocking or client
 
     def key(self, *parts: str) -> str:
         """Build a key: the only place key names are spelled."""
         return ":".join((self.prefix, *parts))
 
-    # records -----------------------------------------------------------------------------
+    # records
     def get(self, kind: str, record_id: str) -> Doc | None:
         """Return one record, or None when absent."""
         raw = self.redis.get(self.key(kind, record_id))
@@ -134,17 +139,18 @@ class Store:
         model = None if raw_model is None else dict(json.loads(raw_model))
         return model, _decode_map(persistent), _decode_map(transient), _decode_nodes(nodes)
 
-    # model groups --------------------------------------------------------------------------
+    # model groups
     def claim_group_name(self, name: str, group_id: str) -> str | None:
         """Reserve a model group name; return the id already holding it, or None if claimed."""
         names = self.key(MODEL_GROUP, "names")
         if self.redis.hsetnx(names, name, group_id):
             return None
-        return self.redis.hget(names, name)
+        return self.group_id_for_name(name)
 
     def group_id_for_name(self, name: str) -> str | None:
         """Return the id of the model group with this exact name."""
-        return self.redis.hget(self.key(MODEL_GROUP, "names"), name)
+        found = self.redis.hget(self.key(MODEL_GROUP, "names"), name)
+        return None if found is None else str(found)
 
     def release_group_name(self, name: str) -> None:
         """Free a model group name."""
@@ -158,7 +164,7 @@ class Store:
         """Return the latest version number taken in a group."""
         return int(self.redis.get(self.key(MODEL_GROUP, group_id, "latest_version")) or 0)
 
-    # cluster settings -----------------------------------------------------------------------
+    # cluster settings
     def read_cluster_settings(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Return the (persistent, transient) raw setting maps."""
         pipe = self.redis.pipeline(transaction=False)
@@ -178,7 +184,7 @@ class Store:
                 pipe.hset(key, name, json.dumps(value))
         pipe.execute()
 
-    # nodes -----------------------------------------------------------------------------------
+    # nodes
     def node_id_for(self, name: str, new_id: str) -> str:
         """Return the stable node id of a node name, minting new_id on first sight."""
         ids = self.key("node_ids")
@@ -197,7 +203,7 @@ class Store:
         """Return every node that has announced itself, alive or not."""
         return _decode_nodes(self.redis.hgetall(self.key("nodes")))
 
-    # deployments -------------------------------------------------------------------------------
+    # deployments
     def add_model_node(self, model_id: str, node_id: str) -> None:
         """Remember that a node holds a deployed model."""
         self.redis.sadd(self.key(MODEL, model_id, "nodes"), node_id)
@@ -241,7 +247,7 @@ class Store:
         limit = time.time() - older_than_s
         return list(self.redis.zrangebyscore(self.key(TASK, "active"), "-inf", limit))
 
-    # predict queue -------------------------------------------------------------------------------
+    # predict queue
     def predict_queue(self, queue: str) -> str:
         """Name the list predict requests for one queue wait on."""
         return self.key("predict", queue)
@@ -267,7 +273,7 @@ class Store:
         """Return the id of every node name ever seen."""
         return list(self.redis.hvals(self.key("node_ids")))
 
-    # predict replies ------------------------------------------------------------------------------
+    # predict replies
     def reply_key(self, request_id: str) -> str:
         """Name the list a worker answers one predict request on."""
         return self.key("reply", request_id)
@@ -291,7 +297,7 @@ class Store:
             return None if item is None else dict(json.loads(item[1]))
         return None
 
-    # master key ------------------------------------------------------------------------------------
+    # master key
     def master_key(self, new_key: str) -> str:
         """Return the persisted master key, storing new_key if this is the first start."""
         key = self.key("config", "master_key")

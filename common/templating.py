@@ -87,7 +87,9 @@ def substitute(template: str, values: dict[str, str | None], prefix: str = PARAM
     return _substitute(template, values, prefix, ())
 
 
-def _substitute(template: str, values: dict[str, str | None], prefix: str, seen: tuple[str, ...]) -> str:
+def _substitute(
+    template: str, values: dict[str, str | None], prefix: str, seen: tuple[str, ...]
+) -> str:
     out: list[str] = []
     pos = 0
     while (start := template.find(prefix, pos)) >= 0:
@@ -105,7 +107,9 @@ def _substitute(template: str, values: dict[str, str | None], prefix: str, seen:
     return "".join(out)
 
 
-def _resolve(placeholder: str, values: dict[str, str | None], prefix: str, seen: tuple[str, ...]) -> str:
+def _resolve(
+    placeholder: str, values: dict[str, str | None], prefix: str, seen: tuple[str, ...]
+) -> str:
     name, has_default, default = placeholder[len(prefix) : -1].partition(":-")
     value = values.get(name)
     if value is None:

@@ -12,7 +12,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("tools.stack", "run the whole stack: Redis, API, one ML-node and one data-node worker"),
     "api": ("tools.serve", "serve the REST API with gunicorn"),
     "worker": ("tools.serve_worker", "run one Celery worker node (--role ml|data)"),
-    "mock-upstream": ("tools.mock_upstream", "serve imitations of OpenAI, Cohere, SageMaker, Bedrock"),
+    "mock-upstream": (
+        "tools.mock_upstream",
+        "serve imitations of OpenAI, Cohere, SageMaker, Bedrock",
+    ),
     "bench": ("tools.bench", "drive predict load at the API and print throughput and latency"),
 }
 

@@ -39,9 +39,23 @@ class EmbeddedRedis:
     def command(self) -> list[str]:
         """The server command line: loopback only, AOF fsync'd every second, no RDB snapshots."""
         return [
-            str(server_binary()), "--port", str(self.port), "--bind", "127.0.0.1",
-            "--dir", str(self.data_dir), "--appendonly", "yes", "--appendfsync", "everysec",
-            "--save", "", "--daemonize", "no", "--logfile", "valkey.log",
+            str(server_binary()),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--logfile",
+            "valkey.log",
         ]
 
     def start(self, timeout_s: float = 15.0) -> str:

@@ -25,7 +25,9 @@ def _commands(args: argparse.Namespace) -> list[list[str]]:
     base = [sys.executable, "-m", "tools.cli"]
     commands = [[*base, "api"]]
     for role, count in (("ml", args.ml_workers), ("data", args.data_workers)):
-        commands += [[*base, "worker", "--role", role, "--name", f"{role}-{i + 1}"] for i in range(count)]
+        commands += [
+            [*base, "worker", "--role", role, "--name", f"{role}-{i + 1}"] for i in range(count)
+        ]
     return commands
 
 
@@ -49,7 +51,9 @@ def main(args: argparse.Namespace) -> int:
     if not settings.redis_url:
         redis_server = EmbeddedRedis(settings.data_dir.resolve() / "redis")
         settings = replace(settings, redis_url=redis_server.start())
-        print(f"embedded Redis on {settings.redis_url} (data in {redis_server.data_dir})", flush=True)
+        print(
+            f"embedded Redis on {settings.redis_url} (data in {redis_server.data_dir})", flush=True
+        )
     env = {**os.environ, **settings.to_env()}
     children = [subprocess.Popen(cmd, env=env) for cmd in _commands(args)]
     print(f"modelgate API on http://{settings.host}:{settings.port}", flush=True)

@@ -20,7 +20,9 @@ def prepare_model(rt: Runtime, model_id: str) -> PreparedModel:
     connector = model.get("connector")
     if connector is None:
         connector_id = model.get("connector_id", "")
-        connector = rt.store.require(CONNECTOR, connector_id, f"Failed to find connector:{connector_id}")
+        connector = rt.store.require(
+            CONNECTOR, connector_id, f"Failed to find connector:{connector_id}"
+        )
     credential = rt.cipher.decrypt(connector.get("credential") or {})
     rt.store.add_model_node(model_id, rt.node.id)
     return PreparedModel(int(model.get("last_updated_time", 0)), connector, credential)
@@ -65,8 +67,12 @@ def settle(store: Store, task_id: str, model_id: str) -> None:
 
     def mark(model: Doc) -> Doc:
         stamp = now_ms()
-        model.update(model_state=model_state, current_worker_node_count=served,
-                     last_deployed_time=stamp, last_updated_time=stamp)
+        model.update(
+            model_state=model_state,
+            current_worker_node_count=served,
+            last_deployed_time=stamp,
+            last_updated_time=stamp,
+        )
         return model
 
     try:

@@ -33,10 +33,17 @@ class Heartbeat:
     def beat(self) -> None:
         """Write this node's entry with the current time."""
         node = self._rt.node
-        self._rt.store.beat({
-            "id": node.id, "name": node.name, "role": node.role, "host": socket.gethostname(),
-            "pid": os.getpid(), "started": self._started, "last_seen": time.time(),
-        })
+        self._rt.store.beat(
+            {
+                "id": node.id,
+                "name": node.name,
+                "role": node.role,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "started": self._started,
+                "last_seen": time.time(),
+            }
+        )
 
     def _loop(self) -> None:
         interval = self._rt.settings.heartbeat_interval_s

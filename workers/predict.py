@@ -27,8 +27,12 @@ async def serve(rt: Runtime, job: dict[str, Any]) -> str:
     if not job["private_ip_enabled"]:
         await _refuse_private(rt.http, outbound.url)
     answer = await rt.http.send(
-        outbound.method, outbound.url, headers=outbound.headers, body=outbound.body,
-        connect_timeout=outbound.connect_timeout, read_timeout=outbound.read_timeout,
+        outbound.method,
+        outbound.url,
+        headers=outbound.headers,
+        body=outbound.body,
+        connect_timeout=outbound.connect_timeout,
+        read_timeout=outbound.read_timeout,
     )
     return to_inference_results(answer)
 

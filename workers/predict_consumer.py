@@ -42,15 +42,17 @@ class PredictConsumer:
         self._stopping = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self._takers: list[asyncio.Task[None]] = []
-        self._redis: aioredis.Redis | None = None
+        self._redis: Any = None  # redis.asyncio.Redis; typed Any as in common/store.py
 
     async def start(self) -> None:
         """Requeue what this node left in flight in a previous life, then start taking."""
         self._rt.store.requeue_inflight(self._rt.node.id)
         self._redis = aioredis.Redis.from_url(
-            self._rt.settings.require_redis_url(), decode_responses=True,
+            self._rt.settings.require_redis_url(),
+            decode_responses=True,
             retry=AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), retries=15),
-            retry_on_error=RETRY_ON)
+            retry_on_error=RETRY_ON,
+        )
         slots = asyncio.Semaphore(self._concurrency)
         self._takers = [asyncio.create_task(self._take(q, slots)) for q in self._queues]
 

@@ -43,17 +43,28 @@ def build_model(store: Store, job: dict[str, Any]) -> Doc:
         raise MLCommonsError(f"Failed to find connector:{connector_id}", status=404)
     group_id = _group_for(store, job)
     stamp = now_ms()
-    doc: Doc = {"name": job["name"], "model_group_id": group_id, "algorithm": "REMOTE",
-                "model_version": str(store.next_group_version(group_id))}
+    doc: Doc = {
+        "name": job["name"],
+        "model_group_id": group_id,
+        "algorithm": "REMOTE",
+        "model_version": str(store.next_group_version(group_id)),
+    }
     if job.get("description") is not None:
         doc["description"] = job["description"]
-    doc.update(model_state="REGISTERED", created_time=stamp, last_updated_time=stamp,
-               last_registered_time=stamp, is_hidden=False)
+    doc.update(
+        model_state="REGISTERED",
+        created_time=stamp,
+        last_updated_time=stamp,
+        last_registered_time=stamp,
+        is_hidden=False,
+    )
     for optional in ("deploy_setting", "is_enabled"):
         if optional in job:
             doc[optional] = job[optional]
     if "interface" in job:
-        doc["interface"] = {k: v if isinstance(v, str) else json.dumps(v) for k, v in job["interface"].items()}
+        doc["interface"] = {
+            k: v if isinstance(v, str) else json.dumps(v) for k, v in job["interface"].items()
+        }
     if connector_id:
         doc["connector_id"] = connector_id
     else:
@@ -73,7 +84,9 @@ def _group_for(store: Store, job: dict[str, Any]) -> str:
 def deploy_after_register(rt: Runtime, model_id: str) -> None:
     """Honour ?deploy=true: deploy on every live eligible node, if any."""
     cluster = effective(*rt.store.read_cluster_settings())
-    nodes = eligible(alive(rt.store.nodes(), rt.settings.node_ttl_s), only_ml=cluster.only_run_on_ml_node)
+    nodes = eligible(
+        alive(rt.store.nodes(), rt.settings.node_ttl_s), only_ml=cluster.only_run_on_ml_node
+    )
     if not nodes:
         log.warning("model %s registered but not deployed: no eligible node", model_id)
         return

@@ -33,7 +33,9 @@ def _settle_dead(store: Store, task_id: str, task: dict[str, object], live: set[
         reported = store.node_results(task_id)
         for node in dead:
             if node not in reported:
-                report(store, task_id, node, f"Worker node {node} left the cluster before finishing")
+                report(
+                    store, task_id, node, f"Worker node {node} left the cluster before finishing"
+                )
         return 1
     if task["state"] == "RUNNING":
         reason = f"Worker node {dead[0]} left the cluster before finishing the task"

@@ -18,7 +18,7 @@ from common.store import CONNECTOR, MODEL, now_ms
 blueprint = Blueprint("connectors", __name__, url_prefix="/_plugins/_ml/connectors")
 INDEX = ".plugins-ml-connector"
 DISABLED = (
-    'Remote Inference is currently disabled. To enable it, update the setting '
+    "Remote Inference is currently disabled. To enable it, update the setting "
     '"plugins.ml_commons.remote_inference_enabled" to true.'
 )
 

@@ -22,7 +22,10 @@ INDEX = ".plugins-ml-model-group"
 @blueprint.post("/_register")
 def register() -> dict[str, Any]:
     """Create a model group with a unique name."""
-    body = load(ModelGroupSchema(), json_body(required=True, empty_message="Model group request has empty body"))
+    body = load(
+        ModelGroupSchema(),
+        json_body(required=True, empty_message="Model group request has empty body"),
+    )
     name = body.get("name")
     if name is None or not str(name).strip():
         raise StatusError(

@@ -24,8 +24,15 @@ from common.store import MODEL, TASK, now_ms
 blueprint = Blueprint("models", __name__, url_prefix="/_plugins/_ml/models")
 INDEX = ".plugins-ml-model"
 MISSING = "Failed to find model"
-PASSED_THROUGH = ("name", "description", "model_group_id", "connector_id", "deploy_setting",
-                  "interface", "is_enabled")
+PASSED_THROUGH = (
+    "name",
+    "description",
+    "model_group_id",
+    "connector_id",
+    "deploy_setting",
+    "interface",
+    "is_enabled",
+)
 
 
 def _check_register_body(body: dict[str, Any]) -> None:
@@ -67,8 +74,12 @@ def register() -> dict[str, Any]:
     _check_register_body(body)
     svc = services()
     cluster = svc.cluster()
-    require_eligible(svc.nodes(), only_ml=cluster.only_run_on_ml_node,
-                     ttl_s=svc.settings.node_ttl_s, message="no eligible node found")
+    require_eligible(
+        svc.nodes(),
+        only_ml=cluster.only_run_on_ml_node,
+        ttl_s=svc.settings.node_ttl_s,
+        message="no eligible node found",
+    )
     model_id, task_id = new_id(), new_id()
     job = _register_request(svc, body, model_id)
     svc.store.put(TASK, task_id, new_task("REGISTER_MODEL", is_async=False))
@@ -114,8 +125,12 @@ def deploy(model_id: str) -> dict[str, Any]:
         raise IllegalArgumentError("Don't allow custom deployment plan")
     svc = services()
     svc.store.require(MODEL, model_id, MISSING)
-    nodes = require_eligible(svc.nodes(), only_ml=svc.cluster().only_run_on_ml_node,
-                             ttl_s=svc.settings.node_ttl_s, message="no eligible node found")
+    nodes = require_eligible(
+        svc.nodes(),
+        only_ml=svc.cluster().only_run_on_ml_node,
+        ttl_s=svc.settings.node_ttl_s,
+        message="no eligible node found",
+    )
     task_id = start_deploy(svc.store, svc.celery, model_id, nodes)
     return {"task_id": task_id, "task_type": "DEPLOY_MODEL", "status": "CREATED"}
 

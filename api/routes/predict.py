@@ -21,14 +21,17 @@ blueprint = Blueprint("predict", __name__)
 NODE_HEADER = "X-Modelgate-Node"
 
 
-def _ensure_serving(svc: Services, model_id: str, model: Doc, nodes: list[Node], cluster: ClusterSettings) -> None:
+def _ensure_serving(
+    svc: Services, model_id: str, model: Doc, nodes: list[Node], cluster: ClusterSettings
+) -> None:
     if model.get("model_state") in SERVING_STATES:
         return
     if not cluster.auto_deploy:
         raise IllegalArgumentError("Model not ready yet. Please deploy the model first.")
     if (model.get("deploy_setting") or {}).get("is_auto_deploy_enabled") is False:
         raise IllegalArgumentError(
-            f"Auto deployment disabled for this model, please deploy model first Model ID: {model_id}"
+            "Auto deployment disabled for this model, please deploy model first "
+            f"Model ID: {model_id}"
         )
     # The first predict deploys: the deploy jobs and this predict run side by side, and the
     # node that takes the predict loads the model itself, so this request does not wait.
@@ -49,9 +52,12 @@ def predict(model_id: str, algorithm: str = "remote") -> Response:
         raise StatusError(DISABLED, status=400)
     if model.get("is_enabled") is False:
         raise StatusError("Model is disabled.", status=403)
-    nodes = require_eligible(all_nodes, only_ml=cluster.only_run_on_ml_node,
-                             ttl_s=svc.settings.node_ttl_s,
-                             message="no eligible node to run predict request")
+    nodes = require_eligible(
+        all_nodes,
+        only_ml=cluster.only_run_on_ml_node,
+        ttl_s=svc.settings.node_ttl_s,
+        message="no eligible node to run predict request",
+    )
     _ensure_serving(svc, model_id, model, nodes, cluster)
     job: dict[str, Any] = {
         "model_id": model_id,

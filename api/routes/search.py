@@ -19,8 +19,15 @@ def search_response(
     size = int(body.get("size", request.args.get("size", 10)))
     start = int(body.get("from", request.args.get("from", 0)))
     hits = [
-        {"_index": index, "_id": rid, "_version": 1, "_seq_no": n, "_primary_term": 1,
-         "_score": 1.0, "_source": view(doc)}
+        {
+            "_index": index,
+            "_id": rid,
+            "_version": 1,
+            "_seq_no": n,
+            "_primary_term": 1,
+            "_score": 1.0,
+            "_source": view(doc),
+        }
         for n, (rid, doc) in enumerate(pairs)
     ][start : start + size]
     return {

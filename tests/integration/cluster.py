@@ -77,9 +77,17 @@ class Cluster:
     @classmethod
     def create(cls, redis_url: str, tmp: Path, prefix: str) -> Cluster:
         settings = Settings(
-            redis_url=redis_url, key_prefix=prefix, port=free_port(), data_dir=tmp,
-            heartbeat_interval_s=0.5, visibility_timeout_s=3, restore_interval_s=1,
-            worker_concurrency=4, api_workers=1, api_threads=16, predict_timeout_s=20,
+            redis_url=redis_url,
+            key_prefix=prefix,
+            port=free_port(),
+            data_dir=tmp,
+            heartbeat_interval_s=0.5,
+            visibility_timeout_s=3,
+            restore_interval_s=1,
+            worker_concurrency=4,
+            api_workers=1,
+            api_threads=16,
+            predict_timeout_s=20,
         )
         return cls(settings=settings, tmp=tmp)
 
@@ -89,13 +97,20 @@ class Cluster:
 
     @property
     def store(self) -> Store:
-        return Store(redis.Redis.from_url(self.settings.require_redis_url(), decode_responses=True),
-                     self.settings.key_prefix)
+        return Store(
+            redis.Redis.from_url(self.settings.require_redis_url(), decode_responses=True),
+            self.settings.key_prefix,
+        )
 
     def start_api(self) -> None:
         with open(self.tmp / f"api-{self.settings.key_prefix}.log", "ab") as log:
-            self.api_process = subprocess.Popen([*CLI, "api"], cwd=ROOT, env=_env(self.settings),
-                                                stdout=log, stderr=subprocess.STDOUT)
+            self.api_process = subprocess.Popen(
+                [*CLI, "api"],
+                cwd=ROOT,
+                env=_env(self.settings),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         wait_for(self._api_up, 30, "the API to answer GET /")
 
     def _api_up(self) -> bool:
@@ -109,8 +124,9 @@ class Cluster:
         log_path = self.tmp / f"{self.settings.key_prefix}-{name}.log"
         cmd = [*CLI, "worker", "--role", role, "--name", name, "--loglevel", "WARNING"]
         with open(log_path, "ab") as log:
-            process = subprocess.Popen(cmd, cwd=ROOT, env=_env(self.settings), stdout=log,
-                                       stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                cmd, cwd=ROOT, env=_env(self.settings), stdout=log, stderr=subprocess.STDOUT
+            )
         self.nodes[name] = Node(name, role, process, log_path)
         return str(wait_for(lambda: self.node_id(name), 30, f"node {name} heartbeat"))
 
@@ -159,7 +175,11 @@ class Cluster:
         return wait_for(done, 20, f"task {task_id} to reach {until}")
 
     def create_connector(self, **overrides: Any) -> str:
-        return str(self.ok("POST", "/_plugins/_ml/connectors/_create", connector_body(**overrides))["connector_id"])
+        return str(
+            self.ok("POST", "/_plugins/_ml/connectors/_create", connector_body(**overrides))[
+                "connector_id"
+            ]
+        )
 
     def register(self, connector_id: str, name: str, *, deploy: bool = False) -> str:
         body = {"name": name, "function_name": "remote", "connector_id": connector_id}
@@ -173,7 +193,9 @@ class Cluster:
         return self.task(answer["task_id"], until=("COMPLETED", "COMPLETED_WITH_ERROR"))
 
     def predict(self, model_id: str, parameters: dict[str, Any]) -> requests.Response:
-        return self.call("POST", f"/_plugins/_ml/models/{model_id}/_predict", {"parameters": parameters})
+        return self.call(
+            "POST", f"/_plugins/_ml/models/{model_id}/_predict", {"parameters": parameters}
+        )
 
 
 def connector_body(**overrides: Any) -> dict[str, Any]:
@@ -185,13 +207,17 @@ def connector_body(**overrides: Any) -> dict[str, Any]:
         "protocol": "http",
         "parameters": {"endpoint": "127.0.0.1:1", "model": "gpt-3.5-turbo"},
         "credential": {"openAI_key": "sk-test-secret-value"},
-        "actions": [{
-            "action_type": "predict",
-            "method": "POST",
-            "url": "http://${parameters.endpoint}/v1/chat/completions",
-            "headers": {"Authorization": "Bearer ${credential.openAI_key}"},
-            "request_body": '{ "model": "${parameters.model}", "messages": ${parameters.messages} }',
-        }],
+        "actions": [
+            {
+                "action_type": "predict",
+                "method": "POST",
+                "url": "http://${parameters.endpoint}/v1/chat/completions",
+                "headers": {"Authorization": "Bearer ${credential.openAI_key}"},
+                "request_body": (
+                    '{ "model": "${parameters.model}", "messages": ${parameters.messages} }'
+                ),
+            }
+        ],
     }
     body.update(overrides)
     return body

@@ -1,4 +1,4 @@
-"""Session fixtures: one embedded Redis, a mock upstream, and a cluster with an ML and a data node."""
+"""Session fixtures: an embedded Redis, mock upstreams, a cluster with an ML and a data node."""
 
 from __future__ import annotations
 
@@ -59,14 +59,18 @@ def cluster(redis_server: EmbeddedRedis, tmp_root: Path) -> Iterator[Cluster]:
 @pytest.fixture
 def gw(cluster: Cluster) -> Cluster:
     """The shared cluster with settings reset to: loopback trusted, private IPs allowed."""
-    cluster.ok("PUT", "/_cluster/settings", {
-        "persistent": {
-            "plugins.ml_commons.trusted_connector_endpoints_regex": [LOOPBACK_TRUSTED],
-            "plugins.ml_commons.connector.private_ip_enabled": True,
-            "plugins.ml_commons.only_run_on_ml_node": None,
-            "plugins.ml_commons.model_auto_deploy.enable": None,
-            "plugins.ml_commons.remote_inference.enabled": None,
+    cluster.ok(
+        "PUT",
+        "/_cluster/settings",
+        {
+            "persistent": {
+                "plugins.ml_commons.trusted_connector_endpoints_regex": [LOOPBACK_TRUSTED],
+                "plugins.ml_commons.connector.private_ip_enabled": True,
+                "plugins.ml_commons.only_run_on_ml_node": None,
+                "plugins.ml_commons.model_auto_deploy.enable": None,
+                "plugins.ml_commons.remote_inference.enabled": None,
+            },
+            "transient": {"plugins.ml_commons.only_run_on_ml_node": None},
         },
-        "transient": {"plugins.ml_commons.only_run_on_ml_node": None},
-    })
+    )
     return cluster

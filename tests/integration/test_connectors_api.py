@@ -12,15 +12,24 @@ SECRET = "sk-test-secret-value"
 
 
 def test_create_and_get_hide_credentials_and_stringify(gw: Cluster, mock: MockUpstream) -> None:
-    body = connector_body(parameters={"endpoint": mock.host, "model": "gpt-3.5-turbo", "max_tokens": 7,
-                                      "temperature": 0.5})
+    body = connector_body(
+        parameters={
+            "endpoint": mock.host,
+            "model": "gpt-3.5-turbo",
+            "max_tokens": 7,
+            "temperature": 0.5,
+        }
+    )
     connector_id = gw.ok("POST", "/_plugins/_ml/connectors/_create", body)["connector_id"]
     got = gw.ok("GET", f"/_plugins/_ml/connectors/{connector_id}")
     assert got["version"] == "1"
     assert got["parameters"]["max_tokens"] == "7" and got["parameters"]["temperature"] == "0.5"
     assert got["actions"][0]["action_type"] == "PREDICT"
     assert got["actions"][0]["headers"] == {"Authorization": "Bearer ${credential.openAI_key}"}
-    assert "credential" not in got and SECRET not in gw.call("GET", f"/_plugins/_ml/connectors/{connector_id}").text
+    assert (
+        "credential" not in got
+        and SECRET not in gw.call("GET", f"/_plugins/_ml/connectors/{connector_id}").text
+    )
     raw = gw.store.redis.get(gw.store.key("connector", connector_id))
     assert raw is not None and SECRET not in raw and "openAI_key" in raw
     searched = gw.ok("POST", "/_plugins/_ml/connectors/_search", {"query": {"match_all": {}}})
@@ -34,17 +43,32 @@ def test_create_and_get_hide_credentials_and_stringify(gw: Cluster, mock: MockUp
         ({"version": None}, "Connector version is null"),
         ({"protocol": None}, "Connector protocol is null"),
         ({"credential": {}}, "Connector credential is null or empty list"),
-        ({"protocol": "grpc"}, "Unsupported connector protocol. Please use one of [aws_sigv4, http]"),
-        ({"parameters": {"endpoint": "evil.example.com"}},
-         "Connector URL is not matching the trusted connector endpoint regex"),
-        ({"backend_roles": ["ops"]},
-         "You cannot specify connector access control parameters because the Security plugin "
-         "or connector access control is disabled on your cluster."),
+        (
+            {"protocol": "grpc"},
+            "Unsupported connector protocol. Please use one of [aws_sigv4, http]",
+        ),
+        (
+            {"parameters": {"endpoint": "evil.example.com"}},
+            "Connector URL is not matching the trusted connector endpoint regex",
+        ),
+        (
+            {"backend_roles": ["ops"]},
+            "You cannot specify connector access control parameters because the Security plugin "
+            "or connector access control is disabled on your cluster.",
+        ),
         ({"protocol": "aws_sigv4"}, "Missing credential"),
-        ({"protocol": "aws_sigv4", "credential": {"access_key": "a", "secret_key": "b"}},
-         "Missing service name"),
-        ({"protocol": "aws_sigv4", "credential": {"access_key": "a", "secret_key": "b"},
-          "parameters": {"service_name": "sagemaker", "endpoint": "127.0.0.1:1"}}, "Missing region"),
+        (
+            {"protocol": "aws_sigv4", "credential": {"access_key": "a", "secret_key": "b"}},
+            "Missing service name",
+        ),
+        (
+            {
+                "protocol": "aws_sigv4",
+                "credential": {"access_key": "a", "secret_key": "b"},
+                "parameters": {"service_name": "sagemaker", "endpoint": "127.0.0.1:1"},
+            },
+            "Missing region",
+        ),
     ],
 )
 def test_invalid_connectors_are_400(gw: Cluster, change: dict[str, Any], reason: str) -> None:
@@ -68,8 +92,12 @@ def test_missing_connector_is_404(gw: Cluster) -> None:
     response = gw.call("GET", "/_plugins/_ml/connectors/nope")
     assert response.status_code == 404
     assert response.json()["error"] == {
-        "root_cause": [{"type": "status_exception",
-                        "reason": "Failed to find connector with the provided connector id: nope"}],
+        "root_cause": [
+            {
+                "type": "status_exception",
+                "reason": "Failed to find connector with the provided connector id: nope",
+            }
+        ],
         "type": "status_exception",
         "reason": "Failed to find connector with the provided connector id: nope",
     }

@@ -6,8 +6,12 @@ import uuid
 
 from tests.integration.cluster import Cluster, MockUpstream, connector_body
 
-CHAT = {"messages": [{"role": "system", "content": "You are a helpful assistant."},
-                     {"role": "user", "content": "Hello!"}]}
+CHAT = {
+    "messages": [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "Hello!"},
+    ]
+}
 
 
 def unique(prefix: str) -> str:
@@ -16,34 +20,59 @@ def unique(prefix: str) -> str:
 
 def test_model_group_register_get_and_duplicate(gw: Cluster) -> None:
     name = unique("remote_model_group")
-    answer = gw.ok("POST", "/_plugins/_ml/model_groups/_register",
-                   {"name": name, "description": "A model group for external models"})
+    answer = gw.ok(
+        "POST",
+        "/_plugins/_ml/model_groups/_register",
+        {"name": name, "description": "A model group for external models"},
+    )
     assert answer["status"] == "CREATED" and len(answer["model_group_id"]) == 20
     group = gw.ok("GET", f"/_plugins/_ml/model_groups/{answer['model_group_id']}")
     assert group["name"] == name and group["latest_version"] == 0 and group["access"] == "public"
     again = gw.call("POST", "/_plugins/_ml/model_groups/_register", {"name": name})
     assert again.status_code == 400
+    group_id = answer["model_group_id"]
     assert again.json()["error"]["reason"] == (
-        f"The name you provided is already being used by a model group with ID: {answer['model_group_id']}."
+        f"The name you provided is already being used by a model group with ID: {group_id}."
     )
     assert gw.call("GET", "/_plugins/_ml/model_groups/missing").status_code == 404
 
 
 def test_full_walk_register_deploy_predict_undeploy(gw: Cluster, mock: MockUpstream) -> None:
-    group_id = gw.ok("POST", "/_plugins/_ml/model_groups/_register", {"name": unique("g")})["model_group_id"]
+    group_id = gw.ok("POST", "/_plugins/_ml/model_groups/_register", {"name": unique("g")})[
+        "model_group_id"
+    ]
     connector_id = gw.create_connector(parameters={"endpoint": mock.host, "model": "gpt-3.5-turbo"})
-    registered = gw.ok("POST", "/_plugins/_ml/models/_register", {
-        "name": "openAI-gpt-3.5-turbo", "function_name": "remote", "model_group_id": group_id,
-        "description": "test model", "connector_id": connector_id})
-    assert registered["status"] == "CREATED" and set(registered) == {"task_id", "status", "model_id"}
+    registered = gw.ok(
+        "POST",
+        "/_plugins/_ml/models/_register",
+        {
+            "name": "openAI-gpt-3.5-turbo",
+            "function_name": "remote",
+            "model_group_id": group_id,
+            "description": "test model",
+            "connector_id": connector_id,
+        },
+    )
+    assert registered["status"] == "CREATED" and set(registered) == {
+        "task_id",
+        "status",
+        "model_id",
+    }
     task = gw.task(registered["task_id"])
     ml_node = gw.node_id("ml-1")
     assert task == {
-        "model_id": registered["model_id"], "task_type": "REGISTER_MODEL", "function_name": "REMOTE",
-        "state": "COMPLETED", "worker_node": [ml_node], "create_time": task["create_time"],
-        "last_update_time": task["last_update_time"], "is_async": False,
+        "model_id": registered["model_id"],
+        "task_type": "REGISTER_MODEL",
+        "function_name": "REMOTE",
+        "state": "COMPLETED",
+        "worker_node": [ml_node],
+        "create_time": task["create_time"],
+        "last_update_time": task["last_update_time"],
+        "is_async": False,
     }
-    assert task["create_time"] > 1_600_000_000_000 and task["last_update_time"] >= task["create_time"]
+    assert (
+        task["create_time"] > 1_600_000_000_000 and task["last_update_time"] >= task["create_time"]
+    )
     model_id = registered["model_id"]
     model = gw.ok("GET", f"/_plugins/_ml/models/{model_id}")
     assert model["model_state"] == "REGISTERED" and model["algorithm"] == "REMOTE"
@@ -72,7 +101,9 @@ def test_full_walk_register_deploy_predict_undeploy(gw: Cluster, mock: MockUpstr
     assert gw.call("GET", f"/_plugins/_ml/models/{model_id}").status_code == 404
 
 
-def test_register_without_group_reuses_group_named_after_model(gw: Cluster, mock: MockUpstream) -> None:
+def test_register_without_group_reuses_group_named_after_model(
+    gw: Cluster, mock: MockUpstream
+) -> None:
     connector_id = gw.create_connector(parameters={"endpoint": mock.host, "model": "m"})
     name = unique("auto-group")
     first = gw.register(connector_id, name)
@@ -86,36 +117,62 @@ def test_register_without_group_reuses_group_named_after_model(gw: Cluster, mock
 
 def test_register_with_inline_connector_and_deploy_true(gw: Cluster, mock: MockUpstream) -> None:
     inline = connector_body(parameters={"endpoint": mock.host, "model": "gpt"})
-    answer = gw.ok("POST", "/_plugins/_ml/models/_register",
-                   {"name": unique("inline"), "function_name": "remote", "connector": inline},
-                   deploy="true")
+    answer = gw.ok(
+        "POST",
+        "/_plugins/_ml/models/_register",
+        {"name": unique("inline"), "function_name": "remote", "connector": inline},
+        deploy="true",
+    )
     assert gw.task(answer["task_id"])["state"] == "COMPLETED"
     model_id = answer["model_id"]
     gw_model = gw.call("GET", f"/_plugins/_ml/models/{model_id}")
-    assert "sk-test-secret-value" not in gw_model.text and "credential" not in gw_model.json()["connector"]
+    assert (
+        "sk-test-secret-value" not in gw_model.text
+        and "credential" not in gw_model.json()["connector"]
+    )
     from tests.integration.cluster import wait_for
 
-    wait_for(lambda: gw.ok("GET", f"/_plugins/_ml/models/{model_id}")["model_state"] == "DEPLOYED", 10,
-             "deploy=true to deploy the model")
+    wait_for(
+        lambda: gw.ok("GET", f"/_plugins/_ml/models/{model_id}")["model_state"] == "DEPLOYED",
+        10,
+        "deploy=true to deploy the model",
+    )
     assert gw.predict(model_id, CHAT).status_code == 200
 
 
 def test_register_failures(gw: Cluster, mock: MockUpstream) -> None:
-    missing_connector = gw.ok("POST", "/_plugins/_ml/models/_register",
-                              {"name": unique("x"), "function_name": "remote", "connector_id": "nope"})
+    missing_connector = gw.ok(
+        "POST",
+        "/_plugins/_ml/models/_register",
+        {"name": unique("x"), "function_name": "remote", "connector_id": "nope"},
+    )
     failed = gw.task(missing_connector["task_id"])
     assert failed["state"] == "FAILED" and failed["error"] == "Failed to find connector:nope"
-    missing_group = gw.ok("POST", "/_plugins/_ml/models/_register", {
-        "name": unique("x"), "function_name": "remote", "model_group_id": "nogroup",
-        "connector_id": gw.create_connector(parameters={"endpoint": mock.host})})
+    missing_group = gw.ok(
+        "POST",
+        "/_plugins/_ml/models/_register",
+        {
+            "name": unique("x"),
+            "function_name": "remote",
+            "model_group_id": "nogroup",
+            "connector_id": gw.create_connector(parameters={"endpoint": mock.host}),
+        },
+    )
     assert gw.task(missing_group["task_id"])["state"] == "FAILED"
     cases = [
         ({"function_name": "remote", "connector_id": "c"}, "model name is null"),
-        ({"name": "n", "function_name": "remote"},
-         "You must provide connector content when creating a remote model without connector id!"),
-        ({"name": "n", "function_name": "remote",
-          "connector": connector_body(parameters={"endpoint": "api.evil.com"})},
-         "Connector URL is not matching the trusted connector endpoint regex"),
+        (
+            {"name": "n", "function_name": "remote"},
+            "You must provide connector content when creating a remote model without connector id!",
+        ),
+        (
+            {
+                "name": "n",
+                "function_name": "remote",
+                "connector": connector_body(parameters={"endpoint": "api.evil.com"}),
+            },
+            "Connector URL is not matching the trusted connector endpoint regex",
+        ),
     ]
     for body, reason in cases:
         response = gw.call("POST", "/_plugins/_ml/models/_register", body)
@@ -129,21 +186,31 @@ def test_auto_deploy_on_first_predict_and_disabled(gw: Cluster, mock: MockUpstre
     assert first.status_code == 200, first.text
     from tests.integration.cluster import wait_for
 
-    wait_for(lambda: gw.ok("GET", f"/_plugins/_ml/models/{model_id}")["model_state"] == "DEPLOYED", 10,
-             "auto-deploy to finish")
+    wait_for(
+        lambda: gw.ok("GET", f"/_plugins/_ml/models/{model_id}")["model_state"] == "DEPLOYED",
+        10,
+        "auto-deploy to finish",
+    )
     gw.ok("POST", f"/_plugins/_ml/models/{model_id}/_undeploy")
     gw.set_settings(model_auto_deploy__enable=False)
     refused = gw.predict(model_id, CHAT)
     assert refused.status_code == 400
-    assert refused.json()["error"]["reason"] == "Model not ready yet. Please deploy the model first."
+    assert (
+        refused.json()["error"]["reason"] == "Model not ready yet. Please deploy the model first."
+    )
 
 
 def test_undeploy_many_and_missing(gw: Cluster, mock: MockUpstream) -> None:
     assert gw.call("POST", "/_plugins/_ml/models/_undeploy", {}).status_code == 400
     assert gw.call("POST", "/_plugins/_ml/models/nope/_undeploy").status_code == 404
     assert gw.call("POST", "/_plugins/_ml/models/nope/_deploy").status_code == 404
-    assert gw.call("POST", "/_plugins/_ml/models/nope/_predict", {"parameters": {}}).status_code == 404
-    assert gw.call("GET", "/_plugins/_ml/tasks/nope").json()["error"]["reason"] == "Failed to find task"
+    assert (
+        gw.call("POST", "/_plugins/_ml/models/nope/_predict", {"parameters": {}}).status_code == 404
+    )
+    assert (
+        gw.call("GET", "/_plugins/_ml/tasks/nope").json()["error"]["reason"]
+        == "Failed to find task"
+    )
 
 
 def test_remote_inference_disabled(gw: Cluster) -> None:

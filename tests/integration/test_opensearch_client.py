@@ -24,25 +24,37 @@ def wait_task(client: OpenSearch, task_id: str) -> dict[str, object]:
 def test_opensearch_py_walks_the_seed_pages(gw: Cluster, mock: MockUpstream) -> None:
     client = OpenSearch(hosts=[{"host": "127.0.0.1", "port": gw.settings.port}], timeout=30)
     assert client.info()["version"]["distribution"] == "opensearch"
-    client.cluster.put_settings(body={"persistent": {"plugins.ml_commons.only_run_on_ml_node": True}})
+    client.cluster.put_settings(
+        body={"persistent": {"plugins.ml_commons.only_run_on_ml_node": True}}
+    )
     flat = client.cluster.get_settings(flat_settings=True)
     assert flat["persistent"]["plugins.ml_commons.only_run_on_ml_node"] == "true"
 
     group = client.plugins.ml.register_model_group(
-        body={"name": f"os-py-{uuid.uuid4().hex[:8]}", "description": "via opensearch-py"})
+        body={"name": f"os-py-{uuid.uuid4().hex[:8]}", "description": "via opensearch-py"}
+    )
     connector = client.plugins.ml.create_connector(
-        body=connector_body(parameters={"endpoint": mock.host, "model": "gpt-3.5-turbo"}))
-    registered = client.plugins.ml.register_model(body={
-        "name": "openAI-gpt-3.5-turbo", "function_name": "remote",
-        "model_group_id": group["model_group_id"], "description": "test model",
-        "connector_id": connector["connector_id"]})
+        body=connector_body(parameters={"endpoint": mock.host, "model": "gpt-3.5-turbo"})
+    )
+    registered = client.plugins.ml.register_model(
+        body={
+            "name": "openAI-gpt-3.5-turbo",
+            "function_name": "remote",
+            "model_group_id": group["model_group_id"],
+            "description": "test model",
+            "connector_id": connector["connector_id"],
+        }
+    )
     task = wait_task(client, registered["task_id"])
     assert task["state"] == "COMPLETED" and task["model_id"] == registered["model_id"]
 
     deployed = client.plugins.ml.deploy_model(model_id=registered["model_id"])
     assert wait_task(client, deployed["task_id"])["state"] == "COMPLETED"
-    answer = client.plugins.ml.predict(algorithm_name="remote", model_id=registered["model_id"],
-                                       body={"parameters": {"messages": [{"role": "user", "content": "Hi"}]}})
+    answer = client.plugins.ml.predict(
+        algorithm_name="remote",
+        model_id=registered["model_id"],
+        body={"parameters": {"messages": [{"role": "user", "content": "Hi"}]}},
+    )
     tensor = answer["inference_results"][0]["output"][0]
     assert tensor["dataAsMap"]["choices"][0]["message"]["content"] == "Echo: Hi"
     undeployed = client.plugins.ml.undeploy_model(model_id=registered["model_id"])

@@ -19,16 +19,21 @@ ECHO_BODY = (
 
 def echo_model(gw: Cluster, mock: MockUpstream, **action: Any) -> str:
     spec = {
-        "action_type": "predict", "method": "POST",
+        "action_type": "predict",
+        "method": "POST",
         "url": "http://${parameters.endpoint}/post?model=${parameters.model}",
-        "headers": {"Authorization": "Bearer ${credential.api_key}",
-                    "X-Request-Id": "${parameters.request_id:-none}"},
+        "headers": {
+            "Authorization": "Bearer ${credential.api_key}",
+            "X-Request-Id": "${parameters.request_id:-none}",
+        },
         "request_body": ECHO_BODY,
     }
     spec.update(action)
     connector_id = gw.create_connector(
         parameters={"endpoint": mock.host, "model": "echo-1", "max_tokens": 7},
-        credential={"api_key": "k-123"}, actions=[spec])
+        credential={"api_key": "k-123"},
+        actions=[spec],
+    )
     model_id = gw.register(connector_id, f"echo-{uuid.uuid4().hex[:8]}")
     gw.deploy(model_id)
     return model_id
@@ -43,7 +48,9 @@ def test_body_template_is_filled_exactly(gw: Cluster, mock: MockUpstream) -> Non
     model_id = echo_model(gw, mock)
     prompt = 'Say "hi"\n/ to Moët 😀'
     messages = [{"role": "user", "content": "Hello!"}]
-    data = echoed(gw.predict(model_id, {"prompt": prompt, "messages": messages, "request_id": "r-1"}))
+    data = echoed(
+        gw.predict(model_id, {"prompt": prompt, "messages": messages, "request_id": "r-1"})
+    )
     assert data["data"] == (
         '{ "prompt": "Say \\"hi\\"\\n\\/ to Mo\\u00EBt \\uD83D\\uDE00", '
         '"messages": [{"role":"user","content":"Hello!"}], "max_tokens": 7, "temp": "0.7", '
@@ -58,8 +65,12 @@ def test_body_template_is_filled_exactly(gw: Cluster, mock: MockUpstream) -> Non
 
 def test_request_parameters_override_connector_parameters(gw: Cluster, mock: MockUpstream) -> None:
     model_id = echo_model(gw, mock)
-    data = echoed(gw.predict(model_id, {"prompt": "p", "messages": [], "max_tokens": 99,
-                                        "model": "other", "temperature": 0.1}))
+    data = echoed(
+        gw.predict(
+            model_id,
+            {"prompt": "p", "messages": [], "max_tokens": 99, "model": "other", "temperature": 0.1},
+        )
+    )
     assert data["json"]["max_tokens"] == 99 and data["json"]["temp"] == "0.1"
     assert data["query"] == {"model": "other"}
 
@@ -68,7 +79,10 @@ def test_missing_parameter_is_400_and_nothing_is_sent(gw: Cluster, mock: MockUps
     model_id = echo_model(gw, mock, url="http://127.0.0.1:9/post")  # port 9: nothing listens
     quoted = gw.predict(model_id, {"messages": []})
     assert quoted.status_code == 400
-    assert quoted.json()["error"]["reason"] == "Some parameter placeholder not filled in payload: prompt"
+    assert (
+        quoted.json()["error"]["reason"]
+        == "Some parameter placeholder not filled in payload: prompt"
+    )
     unquoted = gw.predict(model_id, {"prompt": "p"})
     assert unquoted.status_code == 400
     assert unquoted.json()["error"]["reason"].startswith("Invalid payload: ")
@@ -85,8 +99,9 @@ def test_missing_parameter_is_400_and_nothing_is_sent(gw: Cluster, mock: MockUps
         ("/empty", 502, "Remote service returned empty response body"),
     ],
 )
-def test_upstream_errors_keep_status_and_body(gw: Cluster, mock: MockUpstream, path: str,
-                                              status: int, reason: str) -> None:
+def test_upstream_errors_keep_status_and_body(
+    gw: Cluster, mock: MockUpstream, path: str, status: int, reason: str
+) -> None:
     model_id = echo_model(gw, mock, url="http://${parameters.endpoint}" + path)
     response = gw.predict(model_id, {"prompt": "p", "messages": []})
     assert response.status_code == status
@@ -96,8 +111,10 @@ def test_upstream_errors_keep_status_and_body(gw: Cluster, mock: MockUpstream, p
 
 
 def test_upstream_auth_error_and_text_answer(gw: Cluster, mock: MockUpstream) -> None:
-    connector_id = gw.create_connector(parameters={"endpoint": mock.host, "model": "m"},
-                                       actions=[{**connector_body()["actions"][0], "headers": {}}])
+    connector_id = gw.create_connector(
+        parameters={"endpoint": mock.host, "model": "m"},
+        actions=[{**connector_body()["actions"][0], "headers": {}}],
+    )
     model_id = gw.register(connector_id, f"noauth-{uuid.uuid4().hex[:6]}")
     response = gw.predict(model_id, {"messages": [{"role": "user", "content": "x"}]})
     assert response.status_code == 401
@@ -105,7 +122,8 @@ def test_upstream_auth_error_and_text_answer(gw: Cluster, mock: MockUpstream) ->
     assert "invalid_api_key" in response.json()["error"]["reason"]
     text_model = echo_model(gw, mock, url="http://${parameters.endpoint}/text")
     assert echoed(gw.predict(text_model, {"prompt": "p", "messages": []})) == {
-        "response": "plain text answer"}
+        "response": "plain text answer"
+    }
 
 
 def test_private_addresses_refused_unless_enabled(gw: Cluster, mock: MockUpstream) -> None:
@@ -113,7 +131,10 @@ def test_private_addresses_refused_unless_enabled(gw: Cluster, mock: MockUpstrea
     gw.set_settings(connector__private_ip_enabled=False)
     refused = gw.predict(model_id, {"prompt": "p", "messages": []})
     assert refused.status_code == 400
-    assert refused.json()["error"]["reason"] == "Remote inference host name has private ip address: 127.0.0.1"
+    assert (
+        refused.json()["error"]["reason"]
+        == "Remote inference host name has private ip address: 127.0.0.1"
+    )
     gw.set_settings(connector__private_ip_enabled=True)
     assert gw.predict(model_id, {"prompt": "p", "messages": []}).status_code == 200
 
@@ -122,40 +143,72 @@ def test_untrusted_url_at_predict_time(gw: Cluster, mock: MockUpstream) -> None:
     model_id = echo_model(gw, mock)
     response = gw.predict(model_id, {"prompt": "p", "messages": [], "endpoint": "localhost:80"})
     assert response.status_code == 400
-    assert response.json()["error"]["reason"] == "Connector URL is not matching the trusted connector endpoint regex"
+    assert (
+        response.json()["error"]["reason"]
+        == "Connector URL is not matching the trusted connector endpoint regex"
+    )
 
 
-def aws_connector(mock: MockUpstream, service: str, url: str, body: str, secret: str) -> dict[str, Any]:
+def aws_connector(
+    mock: MockUpstream, service: str, url: str, body: str, secret: str
+) -> dict[str, Any]:
     return connector_body(
         protocol="aws_sigv4",
         parameters={"region": "us-west-2", "service_name": service, "endpoint": mock.host},
         credential={"access_key": "AKIAMOCKUPSTREAM", "secret_key": secret, "session_token": "tok"},
-        actions=[{"action_type": "predict", "method": "POST", "url": url,
-                  "headers": {"content-type": "application/json", "x-amz-content-sha256": "required"},
-                  "request_body": body}],
+        actions=[
+            {
+                "action_type": "predict",
+                "method": "POST",
+                "url": url,
+                "headers": {"content-type": "application/json", "x-amz-content-sha256": "required"},
+                "request_body": body,
+            }
+        ],
     )
 
 
 def test_sigv4_sagemaker_and_bedrock(gw: Cluster, mock: MockUpstream) -> None:
-    sagemaker = aws_connector(mock, "sagemaker", "http://${parameters.endpoint}/endpoints/lmi-model/invocations",
-                              '["${parameters.inputs}"]', "mock-secret-key")
-    model_id = gw.register(gw.ok("POST", "/_plugins/_ml/connectors/_create", sagemaker)["connector_id"],
-                           f"sm-{uuid.uuid4().hex[:6]}")
+    sagemaker = aws_connector(
+        mock,
+        "sagemaker",
+        "http://${parameters.endpoint}/endpoints/lmi-model/invocations",
+        '["${parameters.inputs}"]',
+        "mock-secret-key",
+    )
+    model_id = gw.register(
+        gw.ok("POST", "/_plugins/_ml/connectors/_create", sagemaker)["connector_id"],
+        f"sm-{uuid.uuid4().hex[:6]}",
+    )
     data = echoed(gw.predict(model_id, {"inputs": "hello world"}))
     assert len(data["response"]) == 1 and len(data["response"][0]) == 1536
-    bedrock = aws_connector(mock, "bedrock", "http://${parameters.endpoint}/model/amazon.titan-embed-text-v1/invoke",
-                            '{ "inputText": "${parameters.inputText}" }', "mock-secret-key")
-    model_id = gw.register(gw.ok("POST", "/_plugins/_ml/connectors/_create", bedrock)["connector_id"],
-                           f"br-{uuid.uuid4().hex[:6]}")
+    bedrock = aws_connector(
+        mock,
+        "bedrock",
+        "http://${parameters.endpoint}/model/amazon.titan-embed-text-v1/invoke",
+        '{ "inputText": "${parameters.inputText}" }',
+        "mock-secret-key",
+    )
+    model_id = gw.register(
+        gw.ok("POST", "/_plugins/_ml/connectors/_create", bedrock)["connector_id"],
+        f"br-{uuid.uuid4().hex[:6]}",
+    )
     data = echoed(gw.predict(model_id, {"inputText": "hello"}))
     assert len(data["embedding"]) == 1536 and data["inputTextTokenCount"] == 1
 
 
 def test_sigv4_wrong_secret_is_rejected_by_upstream(gw: Cluster, mock: MockUpstream) -> None:
-    bad = aws_connector(mock, "bedrock", "http://${parameters.endpoint}/model/amazon.titan-embed-text-v1/invoke",
-                        '{ "inputText": "${parameters.inputText}" }', "wrong-secret")
-    model_id = gw.register(gw.ok("POST", "/_plugins/_ml/connectors/_create", bad)["connector_id"],
-                           f"bad-{uuid.uuid4().hex[:6]}")
+    bad = aws_connector(
+        mock,
+        "bedrock",
+        "http://${parameters.endpoint}/model/amazon.titan-embed-text-v1/invoke",
+        '{ "inputText": "${parameters.inputText}" }',
+        "wrong-secret",
+    )
+    model_id = gw.register(
+        gw.ok("POST", "/_plugins/_ml/connectors/_create", bad)["connector_id"],
+        f"bad-{uuid.uuid4().hex[:6]}",
+    )
     response = gw.predict(model_id, {"inputText": "hello"})
     assert response.status_code == 403
     assert "signature we calculated does not match" in json.loads(response.text)["error"]["reason"]

@@ -40,9 +40,16 @@ def lone(own_redis: EmbeddedRedis, tmp_root: Path) -> Iterator[Cluster]:
     try:
         running.start_api()
         running.start_node("ml", "victim")
-        running.ok("PUT", "/_cluster/settings", {"persistent": {
-            "plugins.ml_commons.trusted_connector_endpoints_regex": [LOOPBACK_TRUSTED],
-            "plugins.ml_commons.connector.private_ip_enabled": True}})
+        running.ok(
+            "PUT",
+            "/_cluster/settings",
+            {
+                "persistent": {
+                    "plugins.ml_commons.trusted_connector_endpoints_regex": [LOOPBACK_TRUSTED],
+                    "plugins.ml_commons.connector.private_ip_enabled": True,
+                }
+            },
+        )
         yield running
     finally:
         running.stop()
@@ -68,9 +75,15 @@ def test_job_of_killed_worker_is_redelivered(lone: Cluster, crash_mock: MockUpst
 def test_running_task_of_dead_node_is_failed(lone: Cluster) -> None:
     store = lone.store
     task_id = f"ghost-{uuid.uuid4().hex[:8]}"
-    task = {"task_type": "REGISTER_MODEL", "function_name": "REMOTE", "state": "RUNNING",
-            "worker_node": ["long-gone-node"], "create_time": 1, "last_update_time": 1,
-            "is_async": False}
+    task = {
+        "task_type": "REGISTER_MODEL",
+        "function_name": "REMOTE",
+        "state": "RUNNING",
+        "worker_node": ["long-gone-node"],
+        "create_time": 1,
+        "last_update_time": 1,
+        "is_async": False,
+    }
     store.put("task", task_id, task)
     store.redis.zadd(store.key("task", "active"), {task_id: time.time() - 60})
     if not lone.nodes:
@@ -81,7 +94,9 @@ def test_running_task_of_dead_node_is_failed(lone: Cluster) -> None:
         return got if got["state"] == "FAILED" else None
 
     settled = wait_for(failed, 15, "the sweeper to fail the dead node's task")
-    assert settled["error"] == "Worker node long-gone-node left the cluster before finishing the task"
+    assert (
+        settled["error"] == "Worker node long-gone-node left the cluster before finishing the task"
+    )
 
 
 def test_restarted_redis_keeps_records_and_service_resumes(
@@ -102,5 +117,7 @@ def test_restarted_redis_keeps_records_and_service_resumes(
         response = lone.predict(model_id, ASK)
         return response if response.status_code == 200 else None
 
-    response = wait_for(predicted, 30, "predict to work again after the Redis restart", interval=0.5)
+    response = wait_for(
+        predicted, 30, "predict to work again after the Redis restart", interval=0.5
+    )
     assert json.loads(response.text)["inference_results"][0]["status_code"] == 200

@@ -43,6 +43,8 @@ def test_false_lets_data_nodes_serve_too(gw: Cluster, slow_mock: MockUpstream) -
 
 def test_transient_setting_overrides_persistent(gw: Cluster, slow_mock: MockUpstream) -> None:
     gw.set_settings(only_run_on_ml_node=False)
-    gw.ok("PUT", "/_cluster/settings", {"transient": {"plugins.ml_commons.only_run_on_ml_node": True}})
+    gw.ok(
+        "PUT", "/_cluster/settings", {"transient": {"plugins.ml_commons.only_run_on_ml_node": True}}
+    )
     model_id = slow_model(gw, slow_mock)
     assert gw.deploy(model_id)["worker_node"] == [gw.node_id("ml-1")]

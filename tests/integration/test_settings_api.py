@@ -24,21 +24,44 @@ def test_nested_body_and_flat_answer(gw: Cluster) -> None:
     body = {"transient": {"plugins": {"ml_commons": {"model_auto_deploy": {"enable": "false"}}}}}
     answer = gw.ok("PUT", "/_cluster/settings", body, flat_settings="true")
     assert answer["transient"] == {"plugins.ml_commons.model_auto_deploy.enable": "false"}
-    gw.ok("PUT", "/_cluster/settings", {"transient": {"plugins.ml_commons.model_auto_deploy.enable": None}})
+    gw.ok(
+        "PUT",
+        "/_cluster/settings",
+        {"transient": {"plugins.ml_commons.model_auto_deploy.enable": None}},
+    )
 
 
 def test_unknown_key_and_bad_value_are_400_and_change_nothing(gw: Cluster) -> None:
     before = gw.ok("GET", "/_cluster/settings", flat_settings="true")
-    unknown = gw.call("PUT", "/_cluster/settings", {"persistent": {
-        "plugins.ml_commons.only_run_on_ml_node": False, "plugins.ml_commons.foo": 1}})
+    unknown = gw.call(
+        "PUT",
+        "/_cluster/settings",
+        {
+            "persistent": {
+                "plugins.ml_commons.only_run_on_ml_node": False,
+                "plugins.ml_commons.foo": 1,
+            }
+        },
+    )
     assert unknown.status_code == 400
-    assert unknown.json()["error"]["reason"] == "persistent setting [plugins.ml_commons.foo], not recognized"
-    bad = gw.call("PUT", "/_cluster/settings", {"persistent": {"plugins.ml_commons.only_run_on_ml_node": "abc"}})
+    assert (
+        unknown.json()["error"]["reason"]
+        == "persistent setting [plugins.ml_commons.foo], not recognized"
+    )
+    bad = gw.call(
+        "PUT",
+        "/_cluster/settings",
+        {"persistent": {"plugins.ml_commons.only_run_on_ml_node": "abc"}},
+    )
     assert bad.status_code == 400
     assert bad.json() == {
         "error": {
-            "root_cause": [{"type": "illegal_argument_exception",
-                            "reason": "Failed to parse value [abc] as only [true] or [false] are allowed."}],
+            "root_cause": [
+                {
+                    "type": "illegal_argument_exception",
+                    "reason": "Failed to parse value [abc] as only [true] or [false] are allowed.",
+                }
+            ],
             "type": "illegal_argument_exception",
             "reason": "Failed to parse value [abc] as only [true] or [false] are allowed.",
         },
@@ -52,7 +75,10 @@ def test_defaults_are_listed_on_request(gw: Cluster) -> None:
     defaults = answer["defaults"]
     assert defaults["plugins.ml_commons.only_run_on_ml_node"] == "true"
     assert defaults["plugins.ml_commons.connector.private_ip_enabled"] == "false"
-    assert "^https://api\\.openai\\.com/.*$" in defaults["plugins.ml_commons.trusted_connector_endpoints_regex"]
+    assert (
+        "^https://api\\.openai\\.com/.*$"
+        in defaults["plugins.ml_commons.trusted_connector_endpoints_regex"]
+    )
 
 
 def test_root_answers_like_opensearch(gw: Cluster) -> None:

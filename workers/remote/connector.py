@@ -59,18 +59,35 @@ def build_request(model: PreparedModel, parameters: dict[str, Any], action_type:
     if connector.get("protocol") == "aws_sigv4":
         headers = _sign(method, url, headers, payload or b"", connector, credential)
     config = {**CLIENT_CONFIG_DEFAULTS, **(connector.get("client_config") or {})}
-    return Outbound(method, url, headers, payload, float(config["connection_timeout"]),
-                    float(config["read_timeout"]))
+    return Outbound(
+        method,
+        url,
+        headers,
+        payload,
+        float(config["connection_timeout"]),
+        float(config["read_timeout"]),
+    )
 
 
 def _sign(
-    method: str, url: str, headers: dict[str, str], body: bytes,
-    connector: dict[str, Any], credential: dict[str, str],
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    connector: dict[str, Any],
+    credential: dict[str, str],
 ) -> dict[str, str]:
     params = connector.get("parameters") or {}
     region = params.get("region") or credential.get("region")
     service = params.get("service_name") or credential.get("service_name")
     if not region or not service:
         raise IllegalArgumentError("Missing region" if not region else "Missing service name")
-    return sign_request(method=method, url=url, headers=headers, body=body,
-                       credential=credential, region=str(region), service=str(service))
+    return sign_request(
+        method=method,
+        url=url,
+        headers=headers,
+        body=body,
+        credential=credential,
+        region=str(region),
+        service=str(service),
+    )

@@ -53,8 +53,14 @@ class HttpClient:
         return self.submit(coro).result(timeout)
 
     async def send(
-        self, method: str, url: str, *, headers: dict[str, str], body: bytes | None,
-        connect_timeout: float, read_timeout: float,
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        body: bytes | None,
+        connect_timeout: float,
+        read_timeout: float,
     ) -> Answer:
         """Send one request; transport failures become RemoteTransportError."""
         assert self._session is not None
@@ -63,11 +69,16 @@ class HttpClient:
             async with self._session.request(
                 # encoded=True sends the URL as signed: yarl would otherwise unquote
                 # %3A and the like, breaking SigV4 signatures over such paths.
-                method, URL(url, encoded=True), headers=headers, data=body, timeout=timeout, allow_redirects=False
+                method,
+                URL(url, encoded=True),
+                headers=headers,
+                data=body,
+                timeout=timeout,
+                allow_redirects=False,
             ) as response:
                 text = await response.text(errors="replace")
                 return Answer(response.status, text)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
             detail = str(error) or type(error).__name__
             raise RemoteTransportError(f"Error communicating with remote model: {detail}") from None
 

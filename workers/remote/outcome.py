@@ -13,7 +13,9 @@ def to_inference_results(answer: Answer) -> str:
     """Return the predict response body (JSON text) for a remote answer."""
     if not 200 <= answer.status <= 300:
         if answer.body.strip():
-            raise RemoteModelError(f"Error from remote service: {answer.body}", status=answer.status)
+            raise RemoteModelError(
+                f"Error from remote service: {answer.body}", status=answer.status
+            )
         raise RemoteModelError(
             f"Remote service returned error status {answer.status} with empty body",
             status=answer.status,
