@@ -56,7 +56,8 @@ def register_error_handlers(app: Flask) -> None:
     def _bad_method(error: MethodNotAllowed) -> tuple[Response, int]:
         from flask import request
 
-        allowed = ", ".join(sorted(error.valid_methods or []))
+        methods = set(error.valid_methods or []) - {"HEAD", "OPTIONS"}  # Flask adds these
+        allowed = ", ".join(sorted(methods))
         reason = (
             f"Incorrect HTTP method for uri [{request.path}] and method [{request.method}], "
             f"allowed: [{allowed}]"

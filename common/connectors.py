@@ -64,7 +64,7 @@ def check_actions(body: dict[str, Any], trusted: tuple[str, ...]) -> None:
     actions = body.get("actions")
     if actions is None:
         raise IllegalArgumentError("No actions configured for this connector")
-    parameters = body.get("parameters") or {}
+    parameters = stringify_parameters(body.get("parameters") or {})
     for action in actions:
         check_header_templates(action.get("headers") or {})
         require_trusted(substitute(action["url"], parameters), trusted)

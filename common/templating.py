@@ -32,8 +32,8 @@ def stringify_parameters(params: dict[str, Any]) -> dict[str, str | None]:
     return {key: _to_text(value) for key, value in params.items()}
 
 
-def _to_text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
+def _to_text(value: Any) -> str:
+    if isinstance(value, str):
         return value
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -122,7 +122,10 @@ def _resolve(
 
 
 def _add_to_string_parameters(values: dict[str, str | None], template: str) -> None:
-    for name in _TO_STRING.findall(template):
+    # ML Commons looks for ${parameters.X.toString()} in parameter values; the template is
+    # scanned as well so the same placeholder works when written there directly.
+    texts = [template, *(v for v in values.values() if v)]
+    for name in {n for text in texts for n in _TO_STRING.findall(text)}:
         value = values.get(name)
         if value is not None:
             values[name + ".toString()"] = json.dumps(value, ensure_ascii=False)[1:-1]
@@ -134,7 +137,9 @@ def render_body(template: str | None, params: dict[str, str | None]) -> str | No
         return params.get("http_body")
     values = dict(params)
     _add_to_string_parameters(values, template)
-    filled = _NULL_DEFAULT.sub(lambda m: m.group(0) if values.get(m.group(1)) else "null", template)
+    filled = _NULL_DEFAULT.sub(
+        lambda m: m.group(0) if values.get(m.group(1)) is not None else "null", template
+    )
     filled = substitute(filled, values)
     if not _is_json_or_ndjson(filled):
         raise IllegalArgumentError(f"Invalid payload: {filled}")
