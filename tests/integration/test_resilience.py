@@ -4,6 +4,7 @@ and a restarted Redis keeps every record. Runs on its own Redis server and clust
 from __future__ import annotations
 
 import json
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -121,3 +122,26 @@ def test_restarted_redis_keeps_records_and_service_resumes(
         predicted, 30, "predict to work again after the Redis restart", interval=0.5
     )
     assert json.loads(response.text)["inference_results"][0]["status_code"] == 200
+
+
+def test_deploy_settles_when_a_planned_node_dies(lone: Cluster, mock: MockUpstream) -> None:
+    if not lone.nodes:
+        lone.start_node("ml", "steady")
+    steady = next(iter(lone.nodes))
+    doomed_id = lone.start_node("ml", "doomed")
+    connector_id = lone.create_connector(parameters={"endpoint": mock.host, "model": "m"})
+    model_id = lone.register(connector_id, f"partial-{uuid.uuid4().hex[:6]}")
+    lone.nodes["doomed"].process.send_signal(signal.SIGSTOP)  # frozen: takes no job, no heartbeat
+    try:
+        answer = lone.ok("POST", f"/_plugins/_ml/models/{model_id}/_deploy")
+        task = lone.task(answer["task_id"], until=("COMPLETED_WITH_ERROR",))
+    finally:
+        lone.kill_node("doomed")
+    assert sorted(task["worker_node"]) == sorted([lone.node_id(steady), doomed_id])
+    assert task["state"] == "COMPLETED_WITH_ERROR"
+    assert json.loads(task["error"]) == {
+        doomed_id: f"Worker node {doomed_id} left the cluster before finishing"
+    }
+    model = lone.ok("GET", f"/_plugins/_ml/models/{model_id}")
+    assert model["model_state"] == "PARTIALLY_DEPLOYED" and model["current_worker_node_count"] == 1
+    assert lone.predict(model_id, ASK).status_code == 200
