@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 ACTION_TYPES = (
     "predict",
@@ -49,13 +49,15 @@ class ActionSchema(_Lenient):
 
 
 class ClientConfigSchema(_Lenient):
-    max_connection = fields.Integer(validate=lambda v: v > 0)
-    connection_timeout = fields.Integer(validate=lambda v: v >= 0)
-    read_timeout = fields.Integer(validate=lambda v: v >= 0)
+    max_connection = fields.Integer(validate=validate.Range(min=1))
+    connection_timeout = fields.Integer(validate=validate.Range(min=0))
+    read_timeout = fields.Integer(validate=validate.Range(min=0))
     retry_backoff_millis = fields.Integer()
     retry_timeout_seconds = fields.Integer()
     max_retry_times = fields.Integer()
-    retry_backoff_policy = fields.String()
+    retry_backoff_policy = fields.String(
+        validate=validate.OneOf(["constant", "exponential_equal_jitter", "exponential_full_jitter"])
+    )
     skip_ssl_verification = fields.Boolean()
 
 
