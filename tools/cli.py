@@ -11,7 +11,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("tools.stack", "run the whole stack: Redis, API, one ML-node and one data-node worker"),
     "api": ("tools.serve", "serve the REST API with gunicorn"),
-    "worker": ("tools.serve_worker", "run one worker node (--role ml|data): predicts and Celery lifecycle jobs"),
+    "worker": ("tools.serve_worker", "run one worker node (--role ml|data): predicts and jobs"),
     "mock-upstream": (
         "tools.mock_upstream",
         "serve imitations of OpenAI, Cohere, SageMaker, Bedrock",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from common.nodes import alive
-from common.store import TASK, Store
+from common.store import TASK, Doc, Store
 from common.tasks import is_final, set_state
 from workers.deploy import report
 
@@ -24,8 +24,8 @@ def sweep(store: Store, ttl_s: float) -> int:
     return touched
 
 
-def _settle_dead(store: Store, task_id: str, task: dict[str, object], live: set[str]) -> int:
-    nodes = [str(n) for n in task.get("worker_node") or []]  # type: ignore[attr-defined]
+def _settle_dead(store: Store, task_id: str, task: Doc, live: set[str]) -> int:
+    nodes = [str(n) for n in task.get("worker_node") or []]
     dead = [n for n in nodes if n not in live]
     if not dead:
         return 0

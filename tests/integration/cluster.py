@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -221,11 +220,3 @@ def connector_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
-
-
-def fresh(settings: Settings, **changes: Any) -> Settings:
-    return replace(settings, **changes)
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value)
