@@ -34,7 +34,9 @@ async def serve(rt: Runtime, job: dict[str, Any]) -> str:
         connect_timeout=outbound.connect_timeout,
         read_timeout=outbound.read_timeout,
     )
-    return to_inference_results(answer)
+    return to_inference_results(
+        answer, response_filter=outbound.response_filter, post_process=outbound.post_process
+    )
 
 
 async def _model(rt: Runtime, model_id: str, generation: int) -> PreparedModel:

@@ -212,3 +212,28 @@ def test_sigv4_wrong_secret_is_rejected_by_upstream(gw: Cluster, mock: MockUpstr
     response = gw.predict(model_id, {"inputText": "hello"})
     assert response.status_code == 403
     assert "signature we calculated does not match" in json.loads(response.text)["error"]["reason"]
+
+
+def test_openai_embedding_post_process_and_response_filter(gw: Cluster, mock: MockUpstream) -> None:
+    model_id = echo_model(
+        gw,
+        mock,
+        url="http://${parameters.endpoint}/v1/embeddings",
+        request_body='{ "input": ${parameters.input}, "model": "${parameters.model}" }',
+        post_process_function="connector.post_process.openai.embedding",
+    )
+    response = gw.predict(model_id, {"input": ["hello", "world"]})
+    assert response.status_code == 200, response.text
+    output = response.json()["inference_results"][0]["output"]
+    assert [t["name"] for t in output] == ["sentence_embedding", "sentence_embedding"]
+    assert output[0]["shape"] == [1536] and output[0]["data_type"] == "FLOAT32"
+    plain = echo_model(
+        gw,
+        mock,
+        url="http://${parameters.endpoint}/v1/embeddings",
+        request_body='{ "input": ${parameters.input}, "model": "${parameters.model}" }',
+    )
+    filtered = gw.predict(plain, {"input": ["a b c"], "response_filter": "$.usage"})
+    assert filtered.json()["inference_results"][0]["output"] == [
+        {"name": "response", "dataAsMap": {"prompt_tokens": 3, "total_tokens": 3}}
+    ]

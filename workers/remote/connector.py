@@ -22,6 +22,8 @@ class Outbound:
     body: bytes | None
     connect_timeout: float
     read_timeout: float
+    response_filter: str | None = None
+    post_process: str | None = None
 
     def __repr__(self) -> str:  # headers may carry credentials: never print them
         return f"Outbound({self.method} {self.url})"
@@ -66,6 +68,8 @@ def build_request(model: PreparedModel, parameters: dict[str, Any], action_type:
         payload,
         float(config["connection_timeout"]),
         float(config["read_timeout"]),
+        response_filter=raw.get("response_filter"),
+        post_process=action.get("post_process_function"),
     )
 
 
