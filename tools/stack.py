@@ -8,10 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from types import FrameType
 
+import redis
+
+from common.nodes import alive
 from common.settings import Settings
+from common.store import Store, connect
 from tools.embedded_redis import EmbeddedRedis
 
 
@@ -44,33 +48,48 @@ def _stop_all(children: list[subprocess.Popen[bytes]], timeout_s: float = 20.0) 
             child.wait()
 
 
-def main(args: argparse.Namespace) -> int:
-    """Run everything in the foreground; Ctrl-C stops every process started here."""
-    settings = Settings.from_env()
-    redis_server = None
-    if not settings.redis_url:
-        redis_server = EmbeddedRedis(settings.data_dir.resolve() / "redis")
-        settings = replace(settings, redis_url=redis_server.start())
-        print(
-            f"embedded Redis on {settings.redis_url} (data in {redis_server.data_dir})", flush=True
-        )
-    env = {**os.environ, **settings.to_env()}
-    children = [subprocess.Popen(cmd, env=env) for cmd in _commands(args)]
-    print(f"modelgate API on http://{settings.host}:{settings.port}", flush=True)
+def _start_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
+    if settings.redis_url:
+        return settings, None
+    server = EmbeddedRedis(settings.data_dir.resolve() / "redis")
+    settings = replace(settings, redis_url=server.start())
+    print(f"embedded Redis on {settings.redis_url} (data in {server.data_dir})", flush=True)
+    return settings, server
+
+
+def _live_nodes(store: Store, settings: Settings) -> int:
+    try:
+        return len(alive(store.nodes(), settings.node_ttl_s))
+    except redis.RedisError:
+        return 0
+
+
+def _supervise(children: list[subprocess.Popen[bytes]], ready: Callable[[], bool]) -> int:
+    """Wait for a signal (exit 0) or for a child to die (exit 1); announce readiness once."""
     stopping: list[int] = []
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stopping.append(signum)
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    code = 0
+    signal.signal(signal.SIGINT, lambda signum, _frame: stopping.append(signum))
+    signal.signal(signal.SIGTERM, lambda signum, _frame: stopping.append(signum))
+    announced = False
     while not stopping:
         if any(child.poll() is not None for child in children):
             print("a modelgate process exited; stopping the stack", file=sys.stderr, flush=True)
-            code = 1
-            break
+            return 1
+        if not announced and ready():
+            announced = True
+            print("modelgate is ready", flush=True)
         time.sleep(0.2)
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run everything in the foreground; Ctrl-C stops every process started here."""
+    settings, redis_server = _start_redis(Settings.from_env())
+    env = {**os.environ, **settings.to_env()}
+    children = [subprocess.Popen(cmd, env=env) for cmd in _commands(args)]
+    print(f"modelgate API on http://{settings.host}:{settings.port}", flush=True)
+    store = Store(connect(settings.require_redis_url()), settings.key_prefix)
+    expected = args.ml_workers + args.data_workers
+    code = _supervise(children, lambda: _live_nodes(store, settings) >= expected)
     _stop_all(children)
     if redis_server is not None:
         redis_server.stop()
