@@ -73,6 +73,8 @@ def register() -> dict[str, Any]:
     body = load(RegisterModelSchema(), json_body(required=True))
     _check_register_body(body)
     svc = services()
+    model_id, task_id = new_id(), new_id()
+    job = _register_request(svc, body, model_id)  # validates an inline connector first
     cluster = svc.cluster()
     require_eligible(
         svc.nodes(),
@@ -80,8 +82,6 @@ def register() -> dict[str, Any]:
         ttl_s=svc.settings.node_ttl_s,
         message="no eligible node found",
     )
-    model_id, task_id = new_id(), new_id()
-    job = _register_request(svc, body, model_id)
     svc.store.put(TASK, task_id, new_task("REGISTER_MODEL", is_async=False))
     svc.store.mark_active(task_id)
     jobs.enqueue_register(svc, task_id, job, only_ml=cluster.only_run_on_ml_node)

@@ -73,6 +73,12 @@ def test_request_parameters_override_connector_parameters(gw: Cluster, mock: Moc
     )
     assert data["json"]["max_tokens"] == 99 and data["json"]["temp"] == "0.1"
     assert data["query"] == {"model": "other"}
+    slash = gw.call(
+        "POST",
+        f"/_plugins/_ml/models/{model_id}/_predict/",
+        {"parameters": {"prompt": "p", "messages": []}},
+    )
+    assert slash.status_code == 200 and echoed(slash)["json"]["prompt"] == "p"
 
 
 def test_missing_parameter_is_400_and_nothing_is_sent(gw: Cluster, mock: MockUpstream) -> None:
