@@ -25,8 +25,10 @@ def _flatten_messages(messages: Any, path: str = "") -> list[str]:
     if isinstance(messages, dict):
         out: list[str] = []
         for key, value in messages.items():
-            sub = f"{path}.{key}" if path and key != "_schema" else (path or str(key))
-            out.extend(_flatten_messages(value, sub if key != "_schema" else path))
+            if key == "_schema":  # whole-object rules speak ML Commons' words: no field path
+                out.extend(_flatten_messages(value))
+                continue
+            out.extend(_flatten_messages(value, f"{path}.{key}" if path else str(key)))
         return out
     if isinstance(messages, list):
         return [m for item in messages for m in _flatten_messages(item, path)]

@@ -10,13 +10,28 @@ from api.services import Services
 from common.errors import GatewayTimeoutError, MLCommonsError
 from common.ids import new_id
 from common.queueing import TASK_REGISTER, role_queue
+from common.tasks import set_state
 
 
-def enqueue_register(
-    svc: Services, task_id: str, request: dict[str, Any], *, only_ml: bool
-) -> None:
-    """Send a register job to the shared queue of eligible nodes."""
-    svc.celery.send_task(TASK_REGISTER, args=[task_id, request], queue=role_queue(only_ml=only_ml))
+def register(svc: Services, task_id: str, request: dict[str, Any], *, only_ml: bool) -> None:
+    """Send a register job to eligible nodes and wait (bounded) until the model record exists.
+
+    ML Commons registers remote models synchronously, and clients use the returned model_id
+    at once; the job still runs on a worker and its task record tells the whole story.
+    """
+    reply_key = svc.store.reply_key(new_id())
+    try:
+        svc.celery.send_task(
+            TASK_REGISTER,
+            args=[task_id, {**request, "reply_key": reply_key}],
+            queue=role_queue(only_ml=only_ml),
+        )
+    except Exception:
+        set_state(svc.store, task_id, "FAILED", error="Could not queue the register job")
+        raise MLCommonsError("Could not queue the register job", status=503) from None
+    reply = svc.store.wait_reply(reply_key, svc.settings.predict_timeout_s)
+    if reply is not None and "error" in reply:
+        raise MLCommonsError.from_dict(reply["error"])
 
 
 def predict(svc: Services, job: dict[str, Any], *, only_ml: bool) -> dict[str, Any]:

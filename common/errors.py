@@ -3,6 +3,7 @@
 MLCommonsError (500, exception)
  +-- IllegalArgumentError (400, illegal_argument_exception)
  +-- ParseError (400, parse_exception)
+ +-- RequestValidationError (400, action_request_validation_exception)
  +-- StatusError (status given per raise, status_exception)
  |    +-- NotFoundError (404)
  |    +-- ConflictError (409)
@@ -49,6 +50,11 @@ class IllegalArgumentError(MLCommonsError):
 class ParseError(MLCommonsError):
     status = 400
     error_type = "parse_exception"
+
+
+class RequestValidationError(MLCommonsError):
+    status = 400
+    error_type = "action_request_validation_exception"
 
 
 class StatusError(MLCommonsError):

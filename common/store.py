@@ -204,6 +204,10 @@ class Store:
         return _decode_nodes(self.redis.hgetall(self.key("nodes")))
 
     # deployments
+    def claim_auto_deploy(self, model_id: str, ttl_s: int) -> bool:
+        """Let one of many concurrent first predicts start the auto-deploy."""
+        return bool(self.redis.set(self.key(MODEL, model_id, "auto_deploy"), 1, nx=True, ex=ttl_s))
+
     def add_model_node(self, model_id: str, node_id: str) -> None:
         """Remember that a node holds a deployed model."""
         self.redis.sadd(self.key(MODEL, model_id, "nodes"), node_id)

@@ -13,6 +13,9 @@ from typing import Any
 
 from common.errors import IllegalArgumentError
 
+# Substitution is recursive; these bound what a request can make a node build.
+MAX_DEPTH = 8
+MAX_FILLED_CHARS = 32 * 1024 * 1024
 PARAMS = "${parameters."
 CREDS = "${credential."
 _NULL_DEFAULT = re.compile(r'"\$\{parameters\.(\w+):-null\}"')
@@ -118,7 +121,12 @@ def _resolve(
         value = default
     if name in seen:
         raise IllegalArgumentError(f"Infinite loop in property interpolation of {placeholder}")
-    return _substitute(value, values, prefix, (*seen, name))
+    if len(seen) >= MAX_DEPTH:
+        raise IllegalArgumentError(f"Parameter substitution nested deeper than {MAX_DEPTH} levels")
+    filled = _substitute(value, values, prefix, (*seen, name))
+    if len(filled) > MAX_FILLED_CHARS:
+        raise IllegalArgumentError("Parameter substitution produced a payload that is too large")
+    return filled
 
 
 def _add_to_string_parameters(values: dict[str, str | None], template: str) -> None:
@@ -144,11 +152,15 @@ def render_body(template: str | None, params: dict[str, str | None]) -> str | No
     if not _is_json_or_ndjson(filled):
         raise IllegalArgumentError(f"Invalid payload: {filled}")
     if params.get("skip_validating_missing_parameters") != "true":
-        missing = list(dict.fromkeys(_LEFTOVER.findall(filled)))
-        if missing:
-            names = ", ".join(missing)
+        names = leftover_parameters(filled)
+        if names:
             raise IllegalArgumentError(f"Some parameter placeholder not filled in payload: {names}")
     return filled
+
+
+def leftover_parameters(text: str) -> str:
+    """Name the ${parameters.x} placeholders left in text, in order, comma-joined."""
+    return ", ".join(dict.fromkeys(_LEFTOVER.findall(text)))
 
 
 def _is_json_or_ndjson(payload: str) -> bool:

@@ -54,7 +54,7 @@ class EmbeddedRedis:
             "--appendonly",
             "yes",
             "--appendfsync",
-            "everysec",
+            "always",
             "--save",
             "",
             "--daemonize",

@@ -65,7 +65,9 @@ def settle(store: Store, task_id: str, model_id: str) -> None:
     extra = {"error": json.dumps(failed)} if failed else {}
     set_state(store, task_id, task_state, **extra)
 
-    def mark(model: Doc) -> Doc:
+    def mark(model: Doc) -> Doc | None:
+        if model.get("model_state") != "DEPLOYING":
+            return None  # undeployed (or redeployed) meanwhile: that newer decision stands
         stamp = now_ms()
         model.update(
             model_state=model_state,

@@ -23,7 +23,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from common.errors import MLCommonsError
+from common.errors import GatewayTimeoutError, MLCommonsError
 from common.store import RETRY_ON
 from workers import predict
 from workers.runtime import Runtime
@@ -100,7 +100,13 @@ class PredictConsumer:
         node = self._rt.node
         answer: dict[str, Any] = {"node": node.id, "node_name": node.name, "role": node.role}
         try:
-            answer["body"] = await predict.serve(self._rt, job)
+            remaining = max(0.0, float(job["deadline"]) - time.time())
+            # The API stops waiting at the deadline; so does the node, freeing its slot.
+            answer["body"] = await asyncio.wait_for(predict.serve(self._rt, job), remaining)
+        except TimeoutError:
+            answer["error"] = GatewayTimeoutError(
+                "The remote model did not answer in time"
+            ).to_dict()
         except MLCommonsError as error:
             answer["error"] = error.to_dict()
         except Exception:

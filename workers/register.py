@@ -8,7 +8,7 @@ from typing import Any
 
 from common.cluster_settings import effective
 from common.deployment import start_deploy
-from common.errors import MLCommonsError
+from common.errors import MLCommonsError, NotFoundError
 from common.ids import new_id
 from common.model_groups import find_or_create_group
 from common.nodes import alive, eligible
@@ -30,17 +30,24 @@ def run(rt: Runtime, task_id: str, job: dict[str, Any]) -> None:
         rt.store.put(MODEL, model_id, build_model(rt.store, job))
     except MLCommonsError as failure:
         set_state(rt.store, task_id, "FAILED", error=failure.reason)
+        _answer(rt, job, {"error": failure.to_dict()})
         return
     set_state(rt.store, task_id, "COMPLETED", model_id=model_id)
+    _answer(rt, job, {"model_id": model_id})
     if job.get("deploy"):
         deploy_after_register(rt, model_id)
+
+
+def _answer(rt: Runtime, job: dict[str, Any], answer: dict[str, Any]) -> None:
+    if job.get("reply_key"):
+        rt.store.push_reply(job["reply_key"], answer, ttl_s=int(rt.settings.predict_timeout_s) + 5)
 
 
 def build_model(store: Store, job: dict[str, Any]) -> Doc:
     """Return the model record for a registration job."""
     connector_id = job.get("connector_id")
     if connector_id and store.get(CONNECTOR, connector_id) is None:
-        raise MLCommonsError(f"Failed to find connector:{connector_id}", status=404)
+        raise NotFoundError(f"Failed to find connector:{connector_id}")
     group_id = _group_for(store, job)
     stamp = now_ms()
     doc: Doc = {

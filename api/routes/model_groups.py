@@ -10,7 +10,7 @@ from api.routes.body import json_body
 from api.routes.search import delete_response, search_response
 from api.schemas import ModelGroupSchema, load
 from api.services import services
-from common.errors import ConflictError, IllegalArgumentError, StatusError
+from common.errors import ConflictError, IllegalArgumentError, RequestValidationError
 from common.ids import new_id
 from common.model_groups import ACCESS_FIELDS_MESSAGE, create_group, group_view
 from common.store import MODEL, MODEL_GROUP
@@ -28,9 +28,8 @@ def register() -> dict[str, Any]:
     )
     name = body.get("name")
     if name is None or not str(name).strip():
-        raise StatusError(
-            "Validation Failed: 1: Model group name is required and cannot be null or blank;",
-            status=400,
+        raise RequestValidationError(
+            "Validation Failed: 1: Model group name is required and cannot be null or blank;"
         )
     if body.get("access_mode") or "add_all_backend_roles" in body or body.get("backend_roles"):
         raise IllegalArgumentError(ACCESS_FIELDS_MESSAGE)

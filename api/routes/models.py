@@ -84,7 +84,7 @@ def register() -> dict[str, Any]:
     )
     svc.store.put(TASK, task_id, new_task("REGISTER_MODEL", is_async=False))
     svc.store.mark_active(task_id)
-    jobs.enqueue_register(svc, task_id, job, only_ml=cluster.only_run_on_ml_node)
+    jobs.register(svc, task_id, job, only_ml=cluster.only_run_on_ml_node)
     return {"task_id": task_id, "status": "CREATED", "model_id": model_id}
 
 

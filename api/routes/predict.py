@@ -19,6 +19,7 @@ from common.store import Doc
 
 blueprint = Blueprint("predict", __name__)
 NODE_HEADER = "X-Modelgate-Node"
+AUTO_DEPLOY_GUARD_S = 10  # concurrent first predicts start one deployment, not one each
 
 
 def _ensure_serving(
@@ -35,7 +36,8 @@ def _ensure_serving(
         )
     # The first predict deploys: the deploy jobs and this predict run side by side, and the
     # node that takes the predict loads the model itself, so this request does not wait.
-    start_deploy(svc.store, svc.celery, model_id, nodes)
+    if svc.store.claim_auto_deploy(model_id, ttl_s=AUTO_DEPLOY_GUARD_S):
+        start_deploy(svc.store, svc.celery, model_id, nodes)
 
 
 @blueprint.post("/_plugins/_ml/models/<model_id>/_predict")

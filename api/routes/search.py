@@ -8,6 +8,7 @@ from typing import Any
 from flask import request
 
 from api.routes.body import json_body
+from common.errors import IllegalArgumentError, ParseError
 from common.store import Doc
 
 
@@ -16,8 +17,8 @@ def search_response(
 ) -> dict[str, Any]:
     """Answer a search body with the standard hits envelope; only match_all is supported."""
     body = json_body(required=False)
-    size = int(body.get("size", request.args.get("size", 10)))
-    start = int(body.get("from", request.args.get("from", 0)))
+    size = _count(body.get("size", request.args.get("size", 10)), "size")
+    start = _count(body.get("from", request.args.get("from", 0)), "from")
     hits = [
         {
             "_index": index,
@@ -40,6 +41,16 @@ def search_response(
             "hits": hits,
         },
     }
+
+
+def _count(value: object, name: str) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ParseError(f"[{name}] must be an integer, got [{value}]") from None
+    if number < 0:
+        raise IllegalArgumentError(f"[{name}] parameter cannot be negative, found [{number}]")
+    return number
 
 
 def delete_response(index: str, record_id: str, *, found: bool) -> dict[str, Any]:

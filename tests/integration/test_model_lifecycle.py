@@ -141,14 +141,18 @@ def test_register_with_inline_connector_and_deploy_true(gw: Cluster, mock: MockU
 
 
 def test_register_failures(gw: Cluster, mock: MockUpstream) -> None:
-    missing_connector = gw.ok(
+    missing_connector = gw.call(
         "POST",
         "/_plugins/_ml/models/_register",
         {"name": unique("x"), "function_name": "remote", "connector_id": "nope"},
     )
-    failed = gw.task(missing_connector["task_id"])
-    assert failed["state"] == "FAILED" and failed["error"] == "Failed to find connector:nope"
-    missing_group = gw.ok(
+    assert missing_connector.status_code == 404
+    assert missing_connector.json()["error"]["reason"] == "Failed to find connector:nope"
+    failed = [
+        t for _, t in gw.store.all("task") if t.get("error") == "Failed to find connector:nope"
+    ]
+    assert failed and all(t["state"] == "FAILED" for t in failed)
+    missing_group = gw.call(
         "POST",
         "/_plugins/_ml/models/_register",
         {
@@ -158,7 +162,10 @@ def test_register_failures(gw: Cluster, mock: MockUpstream) -> None:
             "connector_id": gw.create_connector(parameters={"endpoint": mock.host}),
         },
     )
-    assert gw.task(missing_group["task_id"])["state"] == "FAILED"
+    assert missing_group.status_code == 404
+    assert missing_group.json()["error"]["reason"] == (
+        "Failed to find model group with the provided model group id: nogroup"
+    )
     cases = [
         ({"function_name": "remote", "connector_id": "c"}, "model name is null"),
         (

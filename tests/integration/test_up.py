@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import psutil
+import redis
 import requests
 
 from tests.integration.cluster import ROOT, wait_for
@@ -44,6 +45,10 @@ def test_up_runs_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
         assert any("worker --role ml" in c for c in commands)
         assert any("worker --role data" in c for c in commands)
         assert (tmp_path / "redis" / "appendonlydir").is_dir()
+        port_line = next(line for line in log.read_text().splitlines() if "embedded Redis" in line)
+        redis_url = port_line.split()[3]
+        fsync = redis.Redis.from_url(redis_url, decode_responses=True).config_get("appendfsync")
+        assert fsync == {"appendfsync": "always"}
         os.killpg(up.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         assert up.wait(30) == 0
         deadline = time.monotonic() + 10

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from common import templating as tpl
 from common.connectors import CLIENT_CONFIG_DEFAULTS
 from common.errors import IllegalArgumentError
 from workers.model_cache import PreparedModel
 from workers.remote.sigv4 import sign_request
+
+URI_ERROR = (
+    "Encountered error when trying to create uri from endpoint in ml connector. "
+    "Please update the endpoint in connection configuration"
+)
 
 
 @dataclass(frozen=True)
@@ -46,18 +53,15 @@ def build_request(model: PreparedModel, parameters: dict[str, Any], action_type:
     request_params = tpl.stringify_parameters(parameters)
     raw = {**base, **request_params}
     escaped = {**base, **tpl.escape_request_parameters(request_params)}
-    template = action.get("request_body")
-    if template is not None:
-        template = tpl.fill_credentials(template, credential)
-    body = tpl.render_body(template, escaped)
+    body = _body(action.get("request_body"), escaped, credential)
     method = str(action["method"]).upper()
     if method == "POST" and not body:
         raise IllegalArgumentError("Content length is 0. Aborting request to remote model")
-    url = tpl.render_url(action["url"], raw, credential)
+    url = _url(action["url"], raw, credential)
     headers = tpl.render_headers(action.get("headers") or {}, raw, credential)
     if not any(name.lower() == "content-type" for name in headers):
         headers["Content-Type"] = "application/json"
-    payload = None if body is None else body.encode(raw.get("charset") or "utf-8")
+    payload = None if body is None else body.encode(_charset(raw.get("charset")))
     if connector.get("protocol") == "aws_sigv4":
         headers = _sign(method, url, headers, payload or b"", connector, credential)
     config = {**CLIENT_CONFIG_DEFAULTS, **(connector.get("client_config") or {})}
@@ -71,6 +75,42 @@ def build_request(model: PreparedModel, parameters: dict[str, Any], action_type:
         response_filter=raw.get("response_filter"),
         post_process=action.get("post_process_function"),
     )
+
+
+def _body(
+    template: str | None, params: dict[str, str | None], credential: dict[str, str]
+) -> str | None:
+    # Credentials go in before parameters, so a request value can never pull one in.
+    filled = None if template is None else tpl.fill_credentials(template, credential)
+    try:
+        return tpl.render_body(filled, params)
+    except IllegalArgumentError:
+        # Re-render without credentials: the error quotes the payload, never a secret.
+        tpl.render_body(template, params)
+        raise IllegalArgumentError("Invalid payload") from None
+
+
+def _url(template: str, params: dict[str, str | None], credential: dict[str, str]) -> str:
+    url = tpl.render_url(template, params, credential)
+    missing = tpl.leftover_parameters(url)
+    if missing:
+        raise IllegalArgumentError(f"Some parameter placeholder not filled in url: {missing}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError:
+        raise IllegalArgumentError(URI_ERROR) from None
+    bad_chars = any(c.isspace() or ord(c) < 0x20 for c in url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or bad_chars:
+        raise IllegalArgumentError(URI_ERROR)
+    return url
+
+
+def _charset(name: str | None) -> str:
+    try:
+        return codecs.lookup(name or "utf-8").name
+    except LookupError:
+        raise IllegalArgumentError(f"Unsupported charset: {name}") from None
 
 
 def _sign(
