@@ -224,3 +224,27 @@ def test_remote_inference_disabled(gw: Cluster) -> None:
     gw.set_settings(remote_inference__enabled=False)
     response = gw.call("POST", "/_plugins/_ml/connectors/_create", connector_body())
     assert response.status_code == 400 and "Remote Inference is currently disabled" in response.text
+
+
+def test_model_id_from_register_is_usable_at_once(gw: Cluster, mock: MockUpstream) -> None:
+    connector_id = gw.create_connector(parameters={"endpoint": mock.host, "model": "m"})
+    for _ in range(5):
+        answer = gw.ok(
+            "POST",
+            "/_plugins/_ml/models/_register",
+            {"name": unique("now"), "function_name": "remote", "connector_id": connector_id},
+        )
+        assert (
+            gw.ok("GET", f"/_plugins/_ml/models/{answer['model_id']}")["model_state"]
+            == "REGISTERED"
+        )
+        assert gw.predict(answer["model_id"], CHAT).status_code == 200
+
+
+def test_undeploy_wins_over_a_deploy_in_flight(gw: Cluster, mock: MockUpstream) -> None:
+    connector_id = gw.create_connector(parameters={"endpoint": mock.host, "model": "m"})
+    model_id = gw.register(connector_id, unique("race"))
+    deploy = gw.ok("POST", f"/_plugins/_ml/models/{model_id}/_deploy")
+    gw.ok("POST", f"/_plugins/_ml/models/{model_id}/_undeploy")
+    gw.task(deploy["task_id"], until=("COMPLETED", "COMPLETED_WITH_ERROR"))
+    assert gw.ok("GET", f"/_plugins/_ml/models/{model_id}")["model_state"] == "UNDEPLOYED"

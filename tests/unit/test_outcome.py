@@ -334,3 +334,41 @@ def test_http_request_is_not_signed():
     out = build_request(_model(), {"prompt": "p"}, "predict")
     assert _header(out.headers, "X-Amz-Date") == []
     assert _header(out.headers, "Authorization") == ["Bearer sk-secret"]
+
+
+def test_invalid_payload_error_never_quotes_a_credential() -> None:
+    body = '{"p":"${parameters.prompt}","k":"${credential.key}","x":${parameters.x:-1}}'
+    model = _model(actions=[_action(request_body=body)])
+    with pytest.raises(IllegalArgumentError) as error:
+        build_request(model, {"prompt": "x", "x": "abc def"}, "predict")
+    assert error.value.reason.startswith("Invalid payload: ")
+    assert "sk-secret" not in error.value.reason
+    assert "${credential.key}" in error.value.reason
+
+
+def test_request_values_cannot_pull_credentials_into_the_body() -> None:
+    outbound = build_request(_model(), {"prompt": "${credential.key}"}, "predict")
+    assert outbound.body is not None and b"sk-secret" not in outbound.body
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "reason"),
+    [
+        ("https://api.openai.com/v1?q=${parameters.q}", {}, "not filled in url: q"),
+        ("http://127.0.0.1:99999/x", {}, "Encountered error when trying to create uri"),
+        ("http://127.0.0.1:8950:12/x", {}, "Encountered error when trying to create uri"),
+        ("https://${parameters.host}/v1?key=${credential.key}", {"host": ""}, "create uri"),
+        ("https://api.openai.com/v1/${parameters.p}", {"p": "a b"}, "create uri"),
+        ("ftp://api.openai.com/v1", {}, "create uri"),
+    ],
+)
+def test_bad_urls_are_400_without_the_secret(url: str, params: dict[str, str], reason: str) -> None:
+    with pytest.raises(IllegalArgumentError) as error:
+        build_request(_model(actions=[_action(url=url)]), {"prompt": "p", **params}, "predict")
+    assert reason in error.value.reason
+    assert "sk-secret" not in error.value.reason
+
+
+def test_unknown_charset_is_400() -> None:
+    with pytest.raises(IllegalArgumentError, match="Unsupported charset: bogus"):
+        build_request(_model(), {"prompt": "p", "charset": "bogus"}, "predict")

@@ -458,3 +458,14 @@ def test_empty_string_is_not_missing_for_null_default() -> None:
 def test_to_string_placeholder_inside_a_parameter_value() -> None:
     params = {"prompt": "ctx: ${parameters.c.toString()}", "c": '["a"]'}
     assert tpl.render_body('{"p":"${parameters.prompt}"}', params) == '{"p":"ctx: [\\"a\\"]"}'
+
+
+def test_substitution_depth_and_size_are_bounded() -> None:
+    deep = {f"l{i}": f"${{parameters.l{i + 1}}}" for i in range(20)} | {"l20": "x"}
+    with pytest.raises(IllegalArgumentError, match="nested deeper"):
+        tpl.substitute("${parameters.l0}", deep)
+    shallow = {f"l{i}": f"${{parameters.l{i + 1}}}" for i in range(5)} | {"l5": "x"}
+    assert tpl.substitute("${parameters.l0}", shallow) == "x"
+    big = {"a": "y" * (tpl.MAX_FILLED_CHARS // 2 + 1), "b": "${parameters.a}${parameters.a}"}
+    with pytest.raises(IllegalArgumentError, match="too large"):
+        tpl.substitute("${parameters.b}", big)
