@@ -169,7 +169,42 @@ def _normalise_list(value: Any) -> list[str]:
             re.compile(pattern)
         except re.error:
             raise IllegalArgumentError(f"Invalid regex pattern: {pattern}") from None
+        if _may_backtrack_badly(pattern):
+            raise IllegalArgumentError(
+                "Regex pattern contains nested quantifiers or backreferences that may cause "
+                f"ReDoS: {pattern}"
+            )
     return patterns
+
+
+_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+
+
+def _may_backtrack_badly(pattern: str) -> bool:
+    """True for backreferences or a repeated group that itself repeats (e.g. (a+)+)."""
+    # re._parser is the stdlib's own regex parser; reading its tree is the reliable way to
+    # see quantifier nesting (the patterns are already known to compile).
+    from re import _parser  # type: ignore[attr-defined]
+
+    return _walk(_parser.parse(pattern), inside_repeat=False)
+
+
+def _walk(items: Any, *, inside_repeat: bool) -> bool:
+    for op, arg in items:
+        name = str(op)
+        if name in ("GROUPREF", "GROUPREF_EXISTS"):
+            return True
+        if name in _REPEATS:
+            low, high, sub = arg
+            if inside_repeat and high > 1:
+                return True
+            if _walk(sub, inside_repeat=inside_repeat or high > 1):
+                return True
+        elif name == "SUBPATTERN" and _walk(arg[-1], inside_repeat=inside_repeat):
+            return True
+        elif name == "BRANCH" and any(_walk(b, inside_repeat=inside_repeat) for b in arg[1]):
+            return True
+    return False
 
 
 def nest(flat: dict[str, Any]) -> dict[str, Any]:

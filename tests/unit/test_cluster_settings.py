@@ -335,3 +335,20 @@ def test_defaults_are_echoed_as_strings():
     assert defaults[P + "max_model_on_node"] == "10"
     assert defaults[P + "task_dispatch_policy"] == "round_robin"
     assert defaults[REGEX] == cs.DEFAULT_TRUSTED_ENDPOINTS
+
+
+@pytest.mark.parametrize("pattern", ["^(a+)+$", "(a)\\1", "^(ab|a*)*$", "(?:x*)+"])
+def test_redos_prone_patterns_are_refused(pattern: str) -> None:
+    name = "plugins.ml_commons.trusted_connector_endpoints_regex"
+    with pytest.raises(IllegalArgumentError) as error:
+        cs.validate({name: [pattern]}, "persistent")
+    assert error.value.reason == (
+        "Regex pattern contains nested quantifiers or backreferences that may cause ReDoS: "
+        + pattern
+    )
+
+
+def test_default_and_common_patterns_pass_the_redos_check() -> None:
+    name = "plugins.ml_commons.trusted_connector_endpoints_regex"
+    patterns = [*cs.DEFAULT_TRUSTED_ENDPOINTS, "^.*$", "^http://127\\.0\\.0\\.1:.*$", "(a|b)+"]
+    assert cs.validate({name: patterns}, "persistent") == {name: patterns}

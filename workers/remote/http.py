@@ -7,6 +7,9 @@ aiohttp errors are translated here into RemoteTransportError; nothing above sees
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import ipaddress
+import socket
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
@@ -16,9 +19,48 @@ from typing import Any, TypeVar
 import aiohttp
 from yarl import URL
 
-from common.errors import RemoteTransportError
+from common.endpoints import is_private_address
+from common.errors import IllegalArgumentError, RemoteTransportError
 
 T = TypeVar("T")
+
+
+# Whether the request being sent may reach private addresses; read by the resolver, which
+# runs inside the sending task, so each request carries its own setting.
+_ALLOW_PRIVATE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "allow_private", default=False
+)
+
+
+class PrivateAddressError(Exception):
+    """A host resolved to a private address while that is not allowed."""
+
+
+class GuardedResolver(aiohttp.abc.AbstractResolver):
+    """Check every address at connect time, so DNS answers cannot change after a check."""
+
+    def __init__(self) -> None:
+        self._inner = aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        if not _ALLOW_PRIVATE.get() and any(is_private_address(r["host"]) for r in results):
+            raise PrivateAddressError(host)
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def _refuse_private_literal(host: str) -> None:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return  # a name: the resolver checks it when connecting
+    if is_private_address(host.strip("[]")):
+        raise PrivateAddressError(host)
 
 
 @dataclass(frozen=True)
@@ -41,7 +83,10 @@ class HttpClient:
         self.run(self._open())
 
     async def _open(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=30)
+        # No DNS cache: the resolver must see (and check) every connection's addresses.
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections, use_dns_cache=False, resolver=GuardedResolver()
+        )
         self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
@@ -61,10 +106,30 @@ class HttpClient:
         body: bytes | None,
         connect_timeout: float,
         read_timeout: float,
+        allow_private: bool = False,
     ) -> Answer:
         """Send one request; transport failures become RemoteTransportError."""
         assert self._session is not None
         timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
+        _ALLOW_PRIVATE.set(allow_private)
+        try:
+            if not allow_private:
+                _refuse_private_literal(URL(url, encoded=True).host or "")
+            return await self._exchange(method, url, headers, body, timeout)
+        except PrivateAddressError as error:
+            raise IllegalArgumentError(
+                f"Remote inference host name has private ip address: {error}"
+            ) from None
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+    ) -> Answer:
+        assert self._session is not None
         try:
             async with self._session.request(
                 # encoded=True sends the URL as signed: yarl would otherwise unquote
@@ -82,14 +147,11 @@ class HttpClient:
             detail = str(error) or type(error).__name__
             raise RemoteTransportError(f"Error communicating with remote model: {detail}") from None
 
-    async def resolve(self, host: str, port: int) -> list[str]:
-        """Resolve a host name to its addresses (for the private-address check)."""
-        infos = await self.loop.getaddrinfo(host, port)
-        return [str(info[4][0]) for info in infos]
-
     def close(self) -> None:
         """Close the session and stop the loop thread."""
         if self._session is not None:
             self.run(self._session.close(), timeout=5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self.loop.close()
