@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import requests
+
 from tests.integration.cluster import Cluster
 
 KEY = "plugins.ml_commons.connector_access_control_enabled"
@@ -85,3 +87,17 @@ def test_root_answers_like_opensearch(gw: Cluster) -> None:
     root = gw.ok("GET", "/")
     assert {"name", "cluster_name", "version", "tagline"} <= set(root)
     assert root["version"]["distribution"] == "opensearch"
+
+
+def test_errors_raised_by_the_http_server_are_json_too(gw: Cluster) -> None:
+    too_long = gw.call("GET", "/" + "a" * 9000)
+    assert too_long.status_code == 414
+    assert too_long.headers["Content-Type"].startswith("application/json")
+    assert too_long.json()["status"] == 414 and too_long.json()["error"]["root_cause"]
+    big_header = requests.get(gw.url + "/", headers={"X-Big": "b" * 9000}, timeout=10)
+    assert (
+        big_header.status_code in (400, 431)
+        and big_header.json()["status"] == big_header.status_code
+    )
+    not_json = gw.call("GET", "/_plugins/_ml/nothing/here")
+    assert not_json.json()["error"]["type"] == "illegal_argument_exception"
