@@ -56,6 +56,10 @@ def test_up_runs_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "processes outlived modelgate up"
             time.sleep(0.1)
     finally:
-        if up.poll() is None:
+        if up.poll() is None:  # the test failed midway: leave nothing running
+            leftovers = psutil.Process(up.pid).children(recursive=True)
             os.killpg(up.pid, signal.SIGKILL)
             up.wait()
+            for process in leftovers:  # Redis runs in a session of its own
+                if process.is_running():
+                    process.kill()
