@@ -107,6 +107,7 @@ class RegisterModelSchema(_Lenient):
 class PredictSchema(_Lenient):
     parameters = fields.Dict(keys=fields.String(), load_default=dict)
     action_type = fields.String(load_default="predict")
+    text_docs = fields.List(fields.String(), validate=validate.Length(min=1), load_default=None)
 
 
 class UndeploySchema(_Lenient):

@@ -3,20 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from common.endpoints import require_trusted
 from workers.deploy import prepare_model
 from workers.model_cache import PreparedModel
-from workers.remote.connector import build_request
-from workers.remote.outcome import to_inference_results
+from workers.remote.connector import build_request, find_action
+from workers.remote.outcome import inference_result
+from workers.remote.preprocess import parameter_sets
 from workers.runtime import Runtime
 
 
 async def serve(rt: Runtime, job: dict[str, Any]) -> str:
     """Return the inference_results JSON text for a predict job, or raise MLCommonsError."""
     model = await _model(rt, job["model_id"], int(job["generation"]))
-    outbound = build_request(model, job["parameters"], job["action_type"])
+    requests = [job["parameters"]]
+    if job.get("text_docs") is not None:
+        action = find_action(model.connector, job["action_type"])
+        sets = parameter_sets(
+            action.get("pre_process_function"),
+            job["text_docs"],
+            model.connector.get("parameters") or {},
+        )
+        requests = [{**params, **job["parameters"]} for params in sets]
+    results = await asyncio.gather(*(_one(rt, model, job, params) for params in requests))
+    return json.dumps({"inference_results": results}, ensure_ascii=False, separators=(",", ":"))
+
+
+async def _one(
+    rt: Runtime, model: PreparedModel, job: dict[str, Any], parameters: dict[str, Any]
+) -> dict[str, Any]:
+    outbound = build_request(model, parameters, job["action_type"])
     require_trusted(outbound.url, job["trusted"])
     answer = await rt.http.send(
         outbound.method,
@@ -27,7 +45,7 @@ async def serve(rt: Runtime, job: dict[str, Any]) -> str:
         read_timeout=outbound.read_timeout,
         allow_private=bool(job["private_ip_enabled"]),
     )
-    return to_inference_results(
+    return inference_result(
         answer, response_filter=outbound.response_filter, post_process=outbound.post_process
     )
 

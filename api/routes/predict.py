@@ -66,6 +66,7 @@ def predict(model_id: str, algorithm: str = "remote") -> Response:
         "generation": model.get("last_updated_time", 0),
         "parameters": body["parameters"],
         "action_type": body["action_type"],
+        "text_docs": body.get("text_docs"),
         "trusted": list(cluster.trusted_endpoints),
         "private_ip_enabled": cluster.private_ip_enabled,
     }

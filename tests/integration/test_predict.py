@@ -243,3 +243,43 @@ def test_openai_embedding_post_process_and_response_filter(gw: Cluster, mock: Mo
     assert filtered.json()["inference_results"][0]["output"] == [
         {"name": "response", "dataAsMap": {"prompt_tokens": 3, "total_tokens": 3}}
     ]
+
+
+def test_text_docs_through_openai_and_bedrock_embedding(gw: Cluster, mock: MockUpstream) -> None:
+    openai = echo_model(
+        gw,
+        mock,
+        url="http://${parameters.endpoint}/v1/embeddings",
+        request_body='{ "input": ${parameters.input}, "model": "${parameters.model}" }',
+        pre_process_function="connector.pre_process.openai.embedding",
+        post_process_function="connector.post_process.openai.embedding",
+    )
+    answer = gw.call(
+        "POST", f"/_plugins/_ml/_predict/text_embedding/{openai}", {"text_docs": ["hello", "world"]}
+    )
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["inference_results"]
+    assert len(results) == 1 and len(results[0]["output"]) == 2
+    bedrock = aws_connector(
+        mock,
+        "bedrock",
+        "http://${parameters.endpoint}/model/amazon.titan-embed-text-v1/invoke",
+        '{ "inputText": "${parameters.inputText}" }',
+        "mock-secret-key",
+    )
+    bedrock["actions"][0]["pre_process_function"] = "connector.pre_process.bedrock.embedding"
+    bedrock["actions"][0]["post_process_function"] = "connector.post_process.bedrock.embedding"
+    model_id = gw.register(
+        gw.ok("POST", "/_plugins/_ml/connectors/_create", bedrock)["connector_id"],
+        f"br-docs-{uuid.uuid4().hex[:6]}",
+    )
+    answer = gw.call(
+        "POST",
+        f"/_plugins/_ml/_predict/text_embedding/{model_id}",
+        {"text_docs": ["hello", "world"]},
+    )
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["inference_results"]
+    assert [len(r["output"]) for r in results] == [1, 1]
+    assert results[0]["output"][0]["shape"] == [1536]
+    assert results[0]["output"][0]["data"] != results[1]["output"][0]["data"]

@@ -39,15 +39,22 @@ NOT_EMBEDDINGS = "The embedding should be a non-empty List containing List of Fl
 def to_inference_results(
     answer: Answer, *, response_filter: str | None = None, post_process: str | None = None
 ) -> str:
-    """Return the predict response body (JSON text) for a remote answer."""
+    """Return the predict response body (JSON text) for one remote answer."""
+    result = inference_result(answer, response_filter=response_filter, post_process=post_process)
+    return json.dumps({"inference_results": [result]}, ensure_ascii=False, separators=(",", ":"))
+
+
+def inference_result(
+    answer: Answer, *, response_filter: str | None = None, post_process: str | None = None
+) -> dict[str, Any]:
+    """Return one inference_results entry for a remote answer, or raise its error."""
     _raise_for_status(answer)
     data = _parse(answer.body)
     if post_process in EMBEDDING_FUNCTIONS:
         output = _embedding_tensors(data, post_process, response_filter)
     else:
         output = [{"name": "response", "dataAsMap": _filtered(data, response_filter)}]
-    result = {"inference_results": [{"output": output, "status_code": answer.status}]}
-    return json.dumps(result, ensure_ascii=False, separators=(",", ":"))
+    return {"output": output, "status_code": answer.status}
 
 
 def _raise_for_status(answer: Answer) -> None:
