@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 from common.endpoints import require_trusted
 from workers.deploy import prepare_model
 from workers.model_cache import PreparedModel
-from workers.remote.connector import build_request, find_action
+from workers.remote.connector import Outbound, build_request, find_action
+from workers.remote.http import Answer
 from workers.remote.outcome import inference_result
 from workers.remote.preprocess import parameter_sets
 from workers.runtime import Runtime
@@ -36,18 +38,34 @@ async def _one(
 ) -> dict[str, Any]:
     outbound = build_request(model, parameters, job["action_type"])
     require_trusted(outbound.url, job["trusted"])
-    answer = await rt.http.send(
-        outbound.method,
-        outbound.url,
-        headers=outbound.headers,
-        body=outbound.body,
-        connect_timeout=outbound.connect_timeout,
-        read_timeout=outbound.read_timeout,
-        allow_private=bool(job["private_ip_enabled"]),
-    )
+    answer = await _send(rt, outbound, allow_private=bool(job["private_ip_enabled"]))
     return inference_result(
         answer, response_filter=outbound.response_filter, post_process=outbound.post_process
     )
+
+
+async def _send(rt: Runtime, outbound: Outbound, *, allow_private: bool) -> Answer:
+    started, attempt = time.monotonic(), 0
+    while True:
+        answer = await rt.http.send(
+            outbound.method,
+            outbound.url,
+            headers=outbound.headers,
+            body=outbound.body,
+            connect_timeout=outbound.connect_timeout,
+            read_timeout=outbound.read_timeout,
+            allow_private=allow_private,
+        )
+        retryable = answer.status == 429 or answer.status >= 500
+        policy = outbound.retry
+        if (
+            not retryable
+            or policy is None
+            or not policy.allows(attempt, time.monotonic() - started)
+        ):
+            return answer
+        await asyncio.sleep(policy.delay(attempt))
+        attempt += 1
 
 
 async def _model(rt: Runtime, model_id: str, generation: int) -> PreparedModel:

@@ -283,3 +283,30 @@ def test_text_docs_through_openai_and_bedrock_embedding(gw: Cluster, mock: MockU
     assert [len(r["output"]) for r in results] == [1, 1]
     assert results[0]["output"][0]["shape"] == [1536]
     assert results[0]["output"][0]["data"] != results[1]["output"][0]["data"]
+
+
+def test_client_config_retries_5xx_then_gives_the_last_answer(
+    gw: Cluster, mock: MockUpstream, tmp_root: Any
+) -> None:
+    from tests.integration.cluster import MockUpstream as Upstream
+
+    flaky = Upstream(tmp_root, "--error-rate", "0.5", "--seed", "7")
+    try:
+        body = connector_body(
+            parameters={"endpoint": flaky.host, "model": "m"},
+            client_config={"max_retry_times": 10, "retry_backoff_millis": 1},
+        )
+        retried = gw.register(
+            gw.ok("POST", "/_plugins/_ml/connectors/_create", body)["connector_id"],
+            f"retry-{uuid.uuid4().hex[:6]}",
+        )
+        plain = gw.register(
+            gw.create_connector(parameters={"endpoint": flaky.host, "model": "m"}),
+            f"noretry-{uuid.uuid4().hex[:6]}",
+        )
+        ask = {"messages": [{"role": "user", "content": "again"}]}
+        assert all(gw.predict(retried, ask).status_code == 200 for _ in range(20))
+        statuses = {gw.predict(plain, ask).status_code for _ in range(20)}
+        assert statuses == {200, 500}
+    finally:
+        flaky.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import random
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,42 @@ URI_ERROR = (
 
 
 @dataclass(frozen=True)
+class RetryPolicy:
+    """client_config's retry settings: retry 429 and 5xx answers (ML Commons 3.8 rules)."""
+
+    max_retry_times: int
+    backoff_s: float
+    timeout_s: float
+    policy: str
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RetryPolicy | None:
+        """Return the policy, or None when max_retry_times is 0 (the default: no retry)."""
+        if int(config["max_retry_times"]) == 0:
+            return None
+        return cls(
+            int(config["max_retry_times"]),
+            float(config["retry_backoff_millis"]) / 1000,
+            float(config["retry_timeout_seconds"]),
+            str(config["retry_backoff_policy"]),
+        )
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number attempt (0-based)."""
+        if self.policy == "constant":
+            return self.backoff_s
+        ceiling = self.backoff_s * 2.0**attempt
+        if self.policy == "exponential_equal_jitter":
+            return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return random.uniform(0, ceiling)
+
+    def allows(self, attempt: int, elapsed_s: float) -> bool:
+        """True while another retry fits the count (-1: unlimited) and the time budget."""
+        within_count = self.max_retry_times < 0 or attempt < self.max_retry_times
+        return within_count and elapsed_s + self.delay(attempt) < self.timeout_s
+
+
+@dataclass(frozen=True)
 class Outbound:
     """A fully built request to a remote model."""
 
@@ -31,6 +68,7 @@ class Outbound:
     read_timeout: float
     response_filter: str | None = None
     post_process: str | None = None
+    retry: RetryPolicy | None = None
 
     def __repr__(self) -> str:  # headers may carry credentials: never print them
         return f"Outbound({self.method} {self.url})"
@@ -74,6 +112,7 @@ def build_request(model: PreparedModel, parameters: dict[str, Any], action_type:
         float(config["read_timeout"]),
         response_filter=raw.get("response_filter"),
         post_process=action.get("post_process_function"),
+        retry=RetryPolicy.from_config(config),
     )
 
 
