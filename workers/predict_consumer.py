@@ -93,6 +93,10 @@ class PredictConsumer:
         except RedisError as error:
             # The request stays in flight and is requeued if this node dies; log and move on.
             log.warning("could not answer a predict request: %s", error)
+        except (ValueError, KeyError, TypeError):
+            # Not a request the API wrote: drop it rather than keep it in flight forever.
+            log.error("dropping a malformed predict request")
+            await self._finish(raw, None, None)
         finally:
             slots.release()
 
@@ -114,10 +118,10 @@ class PredictConsumer:
             answer["error"] = MLCommonsError("Internal error on worker node").to_dict()
         return answer
 
-    async def _finish(self, raw: str, reply_key: str, answer: dict[str, Any] | None) -> None:
+    async def _finish(self, raw: str, reply_key: str | None, answer: dict[str, Any] | None) -> None:
         assert self._redis is not None
         pipe = self._redis.pipeline(transaction=False)
-        if answer is not None:
+        if answer is not None and reply_key is not None:
             pipe.rpush(reply_key, json.dumps(answer))
             pipe.expire(reply_key, int(self._rt.settings.predict_timeout_s) + 5)
         pipe.lrem(self._rt.store.inflight(self._rt.node.id), 1, raw)

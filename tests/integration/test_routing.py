@@ -48,3 +48,22 @@ def test_transient_setting_overrides_persistent(gw: Cluster, slow_mock: MockUpst
     )
     model_id = slow_model(gw, slow_mock)
     assert gw.deploy(model_id)["worker_node"] == [gw.node_id("ml-1")]
+
+
+def test_malformed_queue_entry_is_dropped_and_service_continues(
+    gw: Cluster, slow_mock: MockUpstream
+) -> None:
+    from tests.integration.cluster import wait_for
+
+    store = gw.store
+    store.redis.lpush(store.predict_queue("ml"), "not a request")
+    ml_inflight = store.inflight(str(gw.node_id("ml-1")))
+    wait_for(lambda: store.redis.llen(store.predict_queue("ml")) == 0, 10, "the entry to be taken")
+    wait_for(
+        lambda: "not a request" not in store.redis.lrange(ml_inflight, 0, -1),
+        10,
+        "the entry to leave the in-flight list",
+    )
+    gw.set_settings(only_run_on_ml_node=True)
+    model_id = slow_model(gw, slow_mock)
+    assert gw.predict(model_id, ASK).status_code == 200
