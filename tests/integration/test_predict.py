@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -174,6 +175,15 @@ def aws_connector(
     )
 
 
+BEDROCK_URL = "http://${parameters.endpoint}/model/amazon.titan-embed-text-v1/invoke"
+BEDROCK_BODY = '{ "inputText": "${parameters.inputText}" }'
+
+
+def register_body(gw: Cluster, body: dict[str, Any], prefix: str) -> str:
+    connector_id = gw.ok("POST", "/_plugins/_ml/connectors/_create", body)["connector_id"]
+    return gw.register(connector_id, f"{prefix}-{uuid.uuid4().hex[:6]}")
+
+
 def test_sigv4_sagemaker_and_bedrock(gw: Cluster, mock: MockUpstream) -> None:
     sagemaker = aws_connector(
         mock,
@@ -182,39 +192,18 @@ def test_sigv4_sagemaker_and_bedrock(gw: Cluster, mock: MockUpstream) -> None:
         '["${parameters.inputs}"]',
         "mock-secret-key",
     )
-    model_id = gw.register(
-        gw.ok("POST", "/_plugins/_ml/connectors/_create", sagemaker)["connector_id"],
-        f"sm-{uuid.uuid4().hex[:6]}",
-    )
+    model_id = register_body(gw, sagemaker, "sm")
     data = echoed(gw.predict(model_id, {"inputs": "hello world"}))
     assert len(data["response"]) == 1 and len(data["response"][0]) == 1536
-    bedrock = aws_connector(
-        mock,
-        "bedrock",
-        "http://${parameters.endpoint}/model/amazon.titan-embed-text-v1/invoke",
-        '{ "inputText": "${parameters.inputText}" }',
-        "mock-secret-key",
-    )
-    model_id = gw.register(
-        gw.ok("POST", "/_plugins/_ml/connectors/_create", bedrock)["connector_id"],
-        f"br-{uuid.uuid4().hex[:6]}",
-    )
+    bedrock = aws_connector(mock, "bedrock", BEDROCK_URL, BEDROCK_BODY, "mock-secret-key")
+    model_id = register_body(gw, bedrock, "br")
     data = echoed(gw.predict(model_id, {"inputText": "hello"}))
     assert len(data["embedding"]) == 1536 and data["inputTextTokenCount"] == 1
 
 
 def test_sigv4_wrong_secret_is_rejected_by_upstream(gw: Cluster, mock: MockUpstream) -> None:
-    bad = aws_connector(
-        mock,
-        "bedrock",
-        "http://${parameters.endpoint}/model/amazon.titan-embed-text-v1/invoke",
-        '{ "inputText": "${parameters.inputText}" }',
-        "wrong-secret",
-    )
-    model_id = gw.register(
-        gw.ok("POST", "/_plugins/_ml/connectors/_create", bad)["connector_id"],
-        f"bad-{uuid.uuid4().hex[:6]}",
-    )
+    bad = aws_connector(mock, "bedrock", BEDROCK_URL, BEDROCK_BODY, "wrong-secret")
+    model_id = register_body(gw, bad, "bad")
     response = gw.predict(model_id, {"inputText": "hello"})
     assert response.status_code == 403
     assert "signature we calculated does not match" in json.loads(response.text)["error"]["reason"]
@@ -260,19 +249,10 @@ def test_text_docs_through_openai_and_bedrock_embedding(gw: Cluster, mock: MockU
     assert answer.status_code == 200, answer.text
     results = answer.json()["inference_results"]
     assert len(results) == 1 and len(results[0]["output"]) == 2
-    bedrock = aws_connector(
-        mock,
-        "bedrock",
-        "http://${parameters.endpoint}/model/amazon.titan-embed-text-v1/invoke",
-        '{ "inputText": "${parameters.inputText}" }',
-        "mock-secret-key",
-    )
+    bedrock = aws_connector(mock, "bedrock", BEDROCK_URL, BEDROCK_BODY, "mock-secret-key")
     bedrock["actions"][0]["pre_process_function"] = "connector.pre_process.bedrock.embedding"
     bedrock["actions"][0]["post_process_function"] = "connector.post_process.bedrock.embedding"
-    model_id = gw.register(
-        gw.ok("POST", "/_plugins/_ml/connectors/_create", bedrock)["connector_id"],
-        f"br-docs-{uuid.uuid4().hex[:6]}",
-    )
+    model_id = register_body(gw, bedrock, "br-docs")
     answer = gw.call(
         "POST",
         f"/_plugins/_ml/_predict/text_embedding/{model_id}",
@@ -285,21 +265,14 @@ def test_text_docs_through_openai_and_bedrock_embedding(gw: Cluster, mock: MockU
     assert results[0]["output"][0]["data"] != results[1]["output"][0]["data"]
 
 
-def test_client_config_retries_5xx_then_gives_the_last_answer(
-    gw: Cluster, mock: MockUpstream, tmp_root: Any
-) -> None:
-    from tests.integration.cluster import MockUpstream as Upstream
-
-    flaky = Upstream(tmp_root, "--error-rate", "0.5", "--seed", "7")
+def test_client_config_retries_5xx_then_gives_the_last_answer(gw: Cluster, tmp_root: Path) -> None:
+    flaky = MockUpstream(tmp_root, "--error-rate", "0.5", "--seed", "7")
     try:
         body = connector_body(
             parameters={"endpoint": flaky.host, "model": "m"},
             client_config={"max_retry_times": 10, "retry_backoff_millis": 1},
         )
-        retried = gw.register(
-            gw.ok("POST", "/_plugins/_ml/connectors/_create", body)["connector_id"],
-            f"retry-{uuid.uuid4().hex[:6]}",
-        )
+        retried = register_body(gw, body, "retry")
         plain = gw.register(
             gw.create_connector(parameters={"endpoint": flaky.host, "model": "m"}),
             f"noretry-{uuid.uuid4().hex[:6]}",
