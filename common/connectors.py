@@ -70,9 +70,16 @@ def check_actions(body: dict[str, Any], trusted: tuple[str, ...]) -> None:
         require_trusted(substitute(action["url"], parameters), trusted)
 
 
+def has_access_fields(body: dict[str, Any]) -> bool:
+    """True when a body sets access-control fields (ML Commons counts even add_all=false)."""
+    return bool(
+        body.get("access_mode") or "add_all_backend_roles" in body or body.get("backend_roles")
+    )
+
+
 def check_access_fields(body: dict[str, Any]) -> None:
     """Refuse access-control fields: modelgate runs without the Security plugin."""
-    if body.get("access_mode") or "add_all_backend_roles" in body or body.get("backend_roles"):
+    if has_access_fields(body):
         raise IllegalArgumentError(ACCESS_FIELDS_MESSAGE)
 
 

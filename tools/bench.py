@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import psutil
 
+from tools.arguments import non_negative_float, positive_float, positive_int
+
 JsonObject = dict[str, Any]
 
 DEFAULT_API = "http://127.0.0.1:9200"
@@ -71,51 +73,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Register the bench flags on the `bench` sub-command parser."""
     add = parser.add_argument
     add("--api", default=DEFAULT_API, help="base URL of the modelgate API")
-    add("--concurrency", type=_positive_int, default=32, help="parallel requests in flight")
-    add("--duration", type=_positive_float, default=20.0, help="measured seconds per run")
-    add(
-        "--warmup", type=_non_negative_float, default=2.0, help="unrecorded seconds before each run"
-    )
+    add("--concurrency", type=positive_int, default=32, help="parallel requests in flight")
+    add("--duration", type=positive_float, default=20.0, help="measured seconds per run")
+    add("--warmup", type=non_negative_float, default=2.0, help="unrecorded seconds before each run")
     add("--upstream", default=None, help="base URL of a running mock upstream (default: spawn one)")
-    add("--latency-ms", type=_non_negative_float, default=0.0, help="latency of the spawned mock")
+    add("--latency-ms", type=non_negative_float, default=0.0, help="latency of the spawned mock")
     add("--spawn-stack", action="store_true", help="run `modelgate up` on a free port for the run")
     add("--model-id", default=None, help="bench this deployed model instead of creating one")
     add("--output", default="bench-result.json", help="where to write the JSON result")
     add("--no-progress", action="store_true", help="log progress every 5 s instead of live")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
-    return value
-
-
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _finite_float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0: {value:g}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = _finite_float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {value:g}")
-    return value
 
 
 # --- statistics -------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from tools.arguments import fraction, non_negative_float, positive_int
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JSONDict = dict[str, Any]
 
@@ -588,38 +590,17 @@ def create_app(config: MockConfig) -> web.Application:
     return app
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
-    return value
-
-
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the mock-upstream flags to parser."""
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
     add("--port", type=int, default=8900, help="port to bind; 0 picks a free one")
-    add("--latency-ms", type=_non_negative, default=0.0, help="delay added to provider calls")
-    add("--error-rate", type=_fraction, default=0.0, help="share of provider calls failing (500)")
+    add("--latency-ms", type=non_negative_float, default=0.0, help="delay added to provider calls")
+    add("--error-rate", type=fraction, default=0.0, help="share of provider calls failing (500)")
     add("--seed", type=int, default=0, help="seed of the failure-injection RNG")
     add("--aws-access-key", default="AKIAMOCKUPSTREAM", help="access key SigV4 must use")
     add("--aws-secret-key", default="mock-secret-key", help="secret key SigV4 must use")
-    add("--embedding-dim", type=_positive_int, default=1536, help="length of embedding vectors")
+    add("--embedding-dim", type=positive_int, default=1536, help="length of embedding vectors")
     add("--port-file", type=Path, default=None, help="write the bound port here once listening")
 
 

@@ -10,6 +10,7 @@ from api.routes.body import json_body
 from api.routes.search import delete_response, search_response
 from api.schemas import ModelGroupSchema, load
 from api.services import services
+from common.connectors import has_access_fields
 from common.errors import ConflictError, IllegalArgumentError, RequestValidationError
 from common.ids import new_id
 from common.model_groups import ACCESS_FIELDS_MESSAGE, create_group, group_view
@@ -31,7 +32,7 @@ def register() -> dict[str, Any]:
         raise RequestValidationError(
             "Validation Failed: 1: Model group name is required and cannot be null or blank;"
         )
-    if body.get("access_mode") or "add_all_backend_roles" in body or body.get("backend_roles"):
+    if has_access_fields(body):
         raise IllegalArgumentError(ACCESS_FIELDS_MESSAGE)
     group_id = create_group(services().store, new_id(), name, body.get("description"))
     return {"model_group_id": group_id, "status": "CREATED"}

@@ -45,7 +45,7 @@ def _check_register_body(body: dict[str, Any]) -> None:
         raise IllegalArgumentError(
             f"Wrong function name: modelgate serves remote models only, got [{function_name}]"
         )
-    if body.get("access_mode") or "add_all_backend_roles" in body or body.get("backend_roles"):
+    if rules.has_access_fields(body):
         raise IllegalArgumentError(ACCESS_FIELDS_MESSAGE)
     if not body.get("connector_id") and body.get("connector") is None:
         raise StatusError(
