@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 # Sub-command -> module; each module offers configure_parser(parser) and main(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -16,8 +17,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tools.mock_upstream",
         "serve imitations of OpenAI, Cohere, SageMaker, Bedrock",
     ),
-    "bench": ("tools.bench", "drive predict load at the API and print throughput and latency"),
+    "bench": ("tools.bench.cli", "drive predict load at the API and print throughput and latency"),
 }
+
+# Children run `python -m tools.cli`, which resolves from the project root.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def command(*args: str) -> list[str]:
+    """The command line that runs this CLI with args in a child process."""
+    return [sys.executable, "-m", "tools.cli", *args]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 import time
 from importlib.resources import files
 from pathlib import Path
 
 import redis
+
+from tools import processes
 
 
 def free_port() -> int:
@@ -29,7 +30,7 @@ class EmbeddedRedis:
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: processes.Child | None = None
 
     @property
     def url(self) -> str:
@@ -68,7 +69,7 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # A session of its own: Ctrl-C on the terminal must not kill Redis before the
         # workers have left the node table; the stack stops it last.
-        self.process = subprocess.Popen(self.command(), cwd=self.data_dir, start_new_session=True)
+        self.process = processes.spawn(self.command(), cwd=self.data_dir, new_session=True)
         deadline = time.monotonic() + timeout_s
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         while time.monotonic() < deadline:
@@ -83,11 +84,5 @@ class EmbeddedRedis:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the server gracefully (it flushes the append-only file on SIGTERM)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            processes.stop(self.process, grace_s=timeout_s)

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import redis
@@ -16,7 +16,12 @@ import redis
 from common.nodes import alive
 from common.settings import Settings
 from common.store import Store, connect
+from tools import processes
+from tools.cli import command
 from tools.embedded_redis import EmbeddedRedis
+
+# Time the API and the workers get to finish what they are doing before they are killed.
+STOP_GRACE_S = 20.0
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -26,26 +31,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def _commands(args: argparse.Namespace) -> list[list[str]]:
-    base = [sys.executable, "-m", "tools.cli"]
-    commands = [[*base, "api"]]
+    commands = [command("api")]
     for role, count in (("ml", args.ml_workers), ("data", args.data_workers)):
         commands += [
-            [*base, "worker", "--role", role, "--name", f"{role}-{i + 1}"] for i in range(count)
+            command("worker", "--role", role, "--name", f"{role}-{i + 1}") for i in range(count)
         ]
     return commands
-
-
-def _stop_all(children: list[subprocess.Popen[bytes]], timeout_s: float = 20.0) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    for child in children:
-        try:
-            child.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def _start_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
@@ -64,7 +55,7 @@ def _live_nodes(store: Store, settings: Settings) -> int:
         return 0
 
 
-def _supervise(children: list[subprocess.Popen[bytes]], ready: Callable[[], bool]) -> int:
+def _supervise(children: Sequence[subprocess.Popen[bytes]], ready: Callable[[], bool]) -> int:
     """Wait for a signal (exit 0) or for a child to die (exit 1); announce readiness once."""
     stopping: list[int] = []
     signal.signal(signal.SIGINT, lambda signum, _frame: stopping.append(signum))
@@ -85,12 +76,12 @@ def main(args: argparse.Namespace) -> int:
     """Run everything in the foreground; Ctrl-C stops every process started here."""
     settings, redis_server = _start_redis(Settings.from_env())
     env = {**os.environ, **settings.to_env()}
-    children = [subprocess.Popen(cmd, env=env) for cmd in _commands(args)]
+    children = [processes.spawn(cmd, env=env) for cmd in _commands(args)]
     print(f"modelgate API on http://{settings.host}:{settings.port}", flush=True)
     store = Store(connect(settings.require_redis_url()), settings.key_prefix)
     expected = args.ml_workers + args.data_workers
     code = _supervise(children, lambda: _live_nodes(store, settings) >= expected)
-    _stop_all(children)
+    processes.stop(*children, grace_s=STOP_GRACE_S)
     if redis_server is not None:
         redis_server.stop()
     return code

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +15,10 @@ import requests
 
 from common.settings import Settings
 from common.store import Store
+from tools import processes
+from tools.cli import PROJECT_ROOT, command
 from tools.embedded_redis import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "tools.cli"]
 LOOPBACK_TRUSTED = r"^http://127\.0\.0\.1:.*$"
 
 
@@ -44,23 +43,22 @@ class MockUpstream:
 
     def __init__(self, tmp: Path, *extra: str) -> None:
         port_file = tmp / f"mock-{time.monotonic_ns()}.port"
-        cmd = [*CLI, "mock-upstream", "--port", "0", "--port-file", str(port_file), *extra]
-        self.process = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
+        cmd = command("mock-upstream", "--port", "0", "--port-file", str(port_file), *extra)
+        self.process = processes.spawn(cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL)
         wait_for(port_file.exists, 20, "mock upstream port file")
         self.port = int(wait_for(lambda: port_file.read_text().strip(), 5, "mock port"))
         self.base = f"http://127.0.0.1:{self.port}"
         self.host = f"127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
+        processes.stop(self.process, grace_s=10)
 
 
 @dataclass
 class Node:
     name: str
     role: str
-    process: subprocess.Popen[bytes]
+    process: processes.Child
     log: Path
 
 
@@ -70,7 +68,7 @@ class Cluster:
 
     settings: Settings
     tmp: Path
-    api_process: subprocess.Popen[bytes] | None = None
+    api_process: processes.Child | None = None
     nodes: dict[str, Node] = field(default_factory=dict)
 
     @classmethod
@@ -103,9 +101,9 @@ class Cluster:
 
     def start_api(self) -> None:
         with open(self.tmp / f"api-{self.settings.key_prefix}.log", "ab") as log:
-            self.api_process = subprocess.Popen(
-                [*CLI, "api"],
-                cwd=ROOT,
+            self.api_process = processes.spawn(
+                command("api"),
+                cwd=PROJECT_ROOT,
                 env=_env(self.settings),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -121,36 +119,28 @@ class Cluster:
     def start_node(self, role: str, name: str) -> str:
         """Start a worker node and wait until its heartbeat shows it alive; return its id."""
         log_path = self.tmp / f"{self.settings.key_prefix}-{name}.log"
-        cmd = [*CLI, "worker", "--role", role, "--name", name, "--loglevel", "WARNING"]
+        cmd = command("worker", "--role", role, "--name", name, "--loglevel", "WARNING")
         with open(log_path, "ab") as log:
-            process = subprocess.Popen(
-                cmd, cwd=ROOT, env=_env(self.settings), stdout=log, stderr=subprocess.STDOUT
+            process = processes.spawn(
+                cmd, cwd=PROJECT_ROOT, env=_env(self.settings), stdout=log, stderr=subprocess.STDOUT
             )
         self.nodes[name] = Node(name, role, process, log_path)
         return str(wait_for(lambda: self.node_id(name), 30, f"node {name} heartbeat"))
 
     def node_id(self, name: str) -> str | None:
-        for node in self.store.nodes():
-            if node["name"] == name and time.time() - node["last_seen"] < 2:
-                return str(node["id"])
+        for node in self.store.nodes.all():
+            if node.name == name and time.time() - node.last_seen < 2:
+                return node.id
         return None
 
     def kill_node(self, name: str) -> None:
-        node = self.nodes.pop(name)
-        node.process.send_signal(signal.SIGKILL)
-        node.process.wait(10)
+        processes.stop(self.nodes.pop(name).process, sig=signal.SIGKILL)
 
     def stop(self) -> None:
-        processes = [n.process for n in self.nodes.values()]
+        children = [n.process for n in self.nodes.values()]
         if self.api_process is not None:
-            processes.append(self.api_process)
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            children.append(self.api_process)
+        processes.stop(*children, grace_s=20)
         self.nodes.clear()
 
     # HTTP helpers -------------------------------------------------------------------------------

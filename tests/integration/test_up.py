@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +12,9 @@ import psutil
 import redis
 import requests
 
-from tests.integration.cluster import ROOT, wait_for
+from tests.integration.cluster import wait_for
+from tools import processes
+from tools.cli import PROJECT_ROOT, command
 from tools.embedded_redis import free_port
 
 
@@ -23,13 +24,13 @@ def test_up_runs_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     env.update(MODELGATE_PORT=str(port), MODELGATE_DATA_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
     log = tmp_path / "up.log"
     with open(log, "wb") as out:
-        up = subprocess.Popen(
-            [sys.executable, "-m", "tools.cli", "up"],
-            cwd=ROOT,
+        up = processes.spawn(
+            command("up"),
+            cwd=PROJECT_ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            new_session=True,
         )
     try:
         wait_for(
@@ -58,8 +59,7 @@ def test_up_runs_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     finally:
         if up.poll() is None:  # the test failed midway: leave nothing running
             leftovers = psutil.Process(up.pid).children(recursive=True)
-            os.killpg(up.pid, signal.SIGKILL)
-            up.wait()
+            processes.stop(up, sig=signal.SIGKILL)
             for process in leftovers:  # Redis runs in a session of its own
                 if process.is_running():
                     process.kill()

@@ -9,7 +9,6 @@ import io
 import json
 import os
 import queue
-import subprocess
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -20,7 +19,27 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tools import bench
+from tools import processes
+from tools.bench import provision
+from tools.bench.cli import configure_parser, main
+from tools.bench.errors import SetupError
+from tools.bench.load import LoadShape, run_load
+from tools.bench.memory import tree_rss_mb, with_peak_rss
+from tools.bench.mock import read_port_file, wait_for_port_file
+from tools.bench.progress import ProgressReporter, format_progress
+from tools.bench.provision import (
+    cluster_settings_body,
+    connector_body,
+    prepare_model,
+    register_body,
+    setup_session,
+    upstream_endpoint,
+    wait_deployed,
+)
+from tools.bench.result import BenchConfig, BenchResult, format_report, result_to_json
+from tools.bench.stats import MAX_ERROR_SAMPLES, Recorder, RunStats, percentile, summarize
+from tools.bench.targets import Target, api_target, direct_target
+from tools.embedded_redis import free_port
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -29,58 +48,58 @@ ML = "/_plugins/_ml"
 
 def _parse_args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    bench.configure_parser(parser)
+    configure_parser(parser)
     return parser.parse_args(list(argv))
 
 
-def _stats(**overrides: Any) -> bench.RunStats:
+def _stats(**overrides: Any) -> RunStats:
     values: dict[str, Any] = dict(
         requests=100, errors=0, rps=50.0, p50_ms=4.0, p95_ms=8.0, p99_ms=9.0, max_ms=12.0
     )
     values.update(overrides)
-    return bench.RunStats(**values)
+    return RunStats(**values)
 
 
-def _result(api: bench.RunStats, direct: bench.RunStats, **extra: Any) -> bench.BenchResult:
-    config = bench.BenchConfig(
-        bench.LoadShape(8, 5.0, 1.0), "http://127.0.0.1:9200", "http://127.0.0.1:7000", 2.5
+def _result(api: RunStats, direct: RunStats, **extra: Any) -> BenchResult:
+    config = BenchConfig(
+        LoadShape(8, 5.0, 1.0), "http://127.0.0.1:9200", "http://127.0.0.1:7000", 2.5
     )
-    return bench.BenchResult(config, api, direct, **extra)
+    return BenchResult(config, api, direct, **extra)
 
 
 # --- percentile / summary -------------------------------------------------------------------
 
 
 def test_percentile_of_nothing_is_zero() -> None:
-    assert bench.percentile([], 50) == 0.0
+    assert percentile([], 50) == 0.0
 
 
 def test_percentile_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
-    assert bench.percentile(values, 50) == 50.0
-    assert bench.percentile(values, 95) == 95.0
-    assert bench.percentile(values, 99) == 99.0
-    assert bench.percentile(values, 100) == 100.0
-    assert bench.percentile(values, 0) == 1.0
-    assert bench.percentile(values, 7) == 7.0  # 0.07 * 100 is 7.000000000000001 in floats
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 95) == 95.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert percentile(values, 0) == 1.0
+    assert percentile(values, 7) == 7.0  # 0.07 * 100 is 7.000000000000001 in floats
 
 
 def test_percentile_small_lists() -> None:
-    assert bench.percentile([3.0], 99) == 3.0
-    assert bench.percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0
-    assert bench.percentile([1.0, 2.0, 3.0, 4.0], 51) == 3.0
+    assert percentile([3.0], 99) == 3.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 51) == 3.0
 
 
 def test_percentile_rejects_out_of_range() -> None:
     with pytest.raises(ValueError):
-        bench.percentile([1.0], 101)
+        percentile([1.0], 101)
     with pytest.raises(ValueError):
-        bench.percentile([1.0], -1)
+        percentile([1.0], -1)
 
 
 def test_summarize_converts_to_ms_and_counts_errors() -> None:
     latencies = [v / 1000 for v in range(100, 0, -1)]  # 1..100 ms, unsorted on purpose
-    stats = bench.summarize(latencies, errors=3, elapsed_s=2.0, error_samples=["HTTP 500: x"])
+    stats = summarize(latencies, errors=3, elapsed_s=2.0, error_samples=["HTTP 500: x"])
     assert stats.requests == 103
     assert stats.errors == 3
     assert stats.succeeded == 100
@@ -93,19 +112,19 @@ def test_summarize_converts_to_ms_and_counts_errors() -> None:
 
 
 def test_summarize_empty_run() -> None:
-    stats = bench.summarize([], errors=0, elapsed_s=0.0)
-    assert stats == bench.RunStats(0, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    stats = summarize([], errors=0, elapsed_s=0.0)
+    assert stats == RunStats(0, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def test_recorder_keeps_few_distinct_error_samples() -> None:
-    recorder = bench.Recorder()
+    recorder = Recorder()
     for i in range(20):
         recorder.failed(f"error {i % 7}")
         recorder.failed("error 0")
     recorder.succeeded(0.01)
     assert recorder.errors == 40
     assert recorder.count == 41
-    assert recorder.error_samples == [f"error {i}" for i in range(bench.MAX_ERROR_SAMPLES)]
+    assert recorder.error_samples == [f"error {i}" for i in range(MAX_ERROR_SAMPLES)]
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -114,7 +133,7 @@ def test_recorder_keeps_few_distinct_error_samples() -> None:
 def test_result_json_shape() -> None:
     api = _stats(rps=25.0, p50_ms=7.0, error_samples=("HTTP 502: bad gateway",), errors=1)
     result = _result(api, _stats(), idle_rss_mb=210.04, peak_rss_mb=250.0)
-    data = json.loads(json.dumps(bench.result_to_json(result)))
+    data = json.loads(json.dumps(result_to_json(result)))
     assert set(data) == {
         "config",
         "api",
@@ -144,8 +163,8 @@ def test_result_json_shape() -> None:
 
 
 def test_result_json_without_stack_or_baseline() -> None:
-    empty = bench.summarize([], errors=5, elapsed_s=1.0)
-    data = bench.result_to_json(_result(_stats(), empty))
+    empty = summarize([], errors=5, elapsed_s=1.0)
+    data = result_to_json(_result(_stats(), empty))
     assert data["ratio_rps"] is None
     assert data["added_p50_ms"] is None
     assert data["idle_rss_mb"] is None and data["peak_rss_mb"] is None
@@ -153,7 +172,7 @@ def test_result_json_without_stack_or_baseline() -> None:
 
 def test_format_report() -> None:
     api = _stats(rps=25.0, p50_ms=7.0, errors=2, error_samples=("HTTP 502: bad gateway",))
-    report = bench.format_report(_result(api, _stats(), idle_rss_mb=210.0, peak_rss_mb=250.0))
+    report = format_report(_result(api, _stats(), idle_rss_mb=210.0, peak_rss_mb=250.0))
     lines = report.splitlines()
     assert lines[0].split() == "run requests req/s p50 ms p95 ms p99 ms max ms errors".split()
     assert lines[1].split() == ["api", "100", "25.0", "7.00", "8.00", "9.00", "12.00", "2"]
@@ -166,14 +185,14 @@ def test_format_report() -> None:
 
 
 def test_format_report_degenerate() -> None:
-    report = bench.format_report(_result(_stats(), bench.summarize([], 0, 1.0)))
+    report = format_report(_result(_stats(), summarize([], 0, 1.0)))
     assert "throughput ratio api/direct = n/a" in report
     assert "added latency p50 = n/a" in report
     assert "RSS" not in report
 
 
 def test_format_progress() -> None:
-    line = bench.format_progress("api", 1.25, 20.0, 1234, 987.65, 3)
+    line = format_progress("api", 1.25, 20.0, 1234, 987.65, 3)
     assert line == "api:   1.2/20.0s  1234 requests  987.6 req/s  3 errors"
 
 
@@ -201,39 +220,39 @@ def test_parser_rejects_bad_numbers(argv: list[str], capsys: pytest.CaptureFixtu
 
 
 def test_setup_bodies() -> None:
-    settings = bench.cluster_settings_body()["persistent"]
+    settings = cluster_settings_body()["persistent"]
     regex = settings["plugins.ml_commons.trusted_connector_endpoints_regex"]
     assert json.dumps(regex) == r'["^http://127\\.0\\.0\\.1:.*$"]'
     assert settings["plugins.ml_commons.connector.private_ip_enabled"] is True
-    connector = bench.connector_body("127.0.0.1:7000")
+    connector = connector_body("127.0.0.1:7000")
     assert connector["parameters"] == {"endpoint": "127.0.0.1:7000", "model": "gpt-3.5-turbo"}
     action = connector["actions"][0]
     assert action["url"] == "http://${parameters.endpoint}/v1/chat/completions"
     assert action["request_body"] == (
         '{ "model": "${parameters.model}", "messages": ${parameters.messages} }'
     )
-    first, second = bench.register_body("c1"), bench.register_body("c1")
+    first, second = register_body("c1"), register_body("c1")
     assert first["name"].startswith("bench-model-") and first["name"] != second["name"]
     assert first["function_name"] == "remote" and first["connector_id"] == "c1"
 
 
 def test_targets() -> None:
-    api = bench.api_target("http://h:1", "m1")
+    api = api_target("http://h:1", "m1")
     assert api.url == "http://h:1/_plugins/_ml/models/m1/_predict"
     assert json.loads(api.body) == {
         "parameters": {"messages": [{"role": "user", "content": "Hello!"}]}
     }
-    direct = bench.direct_target("http://h:2")
+    direct = direct_target("http://h:2")
     assert direct.url == "http://h:2/v1/chat/completions"
     assert direct.headers["Authorization"] == "Bearer bench-key"
     assert json.loads(direct.body)["model"] == "gpt-3.5-turbo"
 
 
 def test_upstream_endpoint() -> None:
-    assert bench.upstream_endpoint("http://127.0.0.1:7000/") == "127.0.0.1:7000"
+    assert upstream_endpoint("http://127.0.0.1:7000/") == "127.0.0.1:7000"
     for bad in ("http://127.0.0.1", "127.0.0.1:7000", "http://127.0.0.1:99999"):
-        with pytest.raises(bench.SetupError):
-            bench.upstream_endpoint(bad)
+        with pytest.raises(SetupError):
+            upstream_endpoint(bad)
 
 
 # --- load loop against a real local server ----------------------------------------------------
@@ -256,23 +275,21 @@ def _load(
     handler: Handler,
     duration: float,
     warmup: float = 0.0,
-    reporter: bench.ProgressReporter | None = None,
-) -> bench.RunStats:
-    async def scenario() -> bench.RunStats:
+    reporter: ProgressReporter | None = None,
+) -> RunStats:
+    async def scenario() -> RunStats:
         app = web.Application()
         app.router.add_post("/predict", handler)
         async with TestServer(app) as server:
-            target = bench.Target(
-                "t", str(server.make_url("/predict")), b"{}", {}, "inference_results"
-            )
-            return await bench.run_load(target, bench.LoadShape(4, duration, warmup), reporter)
+            target = Target("t", str(server.make_url("/predict")), b"{}", {}, "inference_results")
+            return await run_load(target, LoadShape(4, duration, warmup), reporter)
 
     return asyncio.run(scenario())
 
 
 def test_load_loop_success_with_live_progress() -> None:
     stream = io.StringIO()
-    reporter = bench.ProgressReporter(stream, interactive=True, interval_s=0.05)
+    reporter = ProgressReporter(stream, interactive=True, interval_s=0.05)
     stats = _load(_predict_ok, 0.3, 0.1, reporter)
     assert stats.requests > 0
     assert stats.errors == 0 and stats.error_samples == ()
@@ -296,9 +313,9 @@ def test_load_loop_checks_answer_shape() -> None:
 
 
 def test_load_loop_counts_connection_errors() -> None:
-    target = bench.Target("t", f"http://127.0.0.1:{bench._free_port()}/x", b"", {})
-    shape = bench.LoadShape(2, 0.1, 0.0)
-    stats = asyncio.run(bench.run_load(target, shape))
+    target = Target("t", f"http://127.0.0.1:{free_port()}/x", b"", {})
+    shape = LoadShape(2, 0.1, 0.0)
+    stats = asyncio.run(run_load(target, shape))
     assert stats.errors == stats.requests > 0
     assert "Connect" in stats.error_samples[0]
 
@@ -345,7 +362,7 @@ def _prepare(states: list[str], seen: dict[str, Any], refusals: int = 0) -> str:
     async def scenario() -> str:
         async with TestServer(_gateway(states, seen, refusals)) as server:
             api = str(server.make_url("")).rstrip("/")
-            return await bench.prepare_model(api, "http://127.0.0.1:7000")
+            return await prepare_model(api, "http://127.0.0.1:7000")
 
     return asyncio.run(scenario())
 
@@ -353,28 +370,28 @@ def _prepare(states: list[str], seen: dict[str, Any], refusals: int = 0) -> str:
 def test_prepare_model_runs_the_setup_calls() -> None:
     seen: dict[str, Any] = {}
     assert _prepare(["404", "DEPLOYED"], seen) == "m1"
-    assert seen["settings"] == bench.cluster_settings_body()
-    assert seen["connector"] == bench.connector_body("127.0.0.1:7000")
+    assert seen["settings"] == cluster_settings_body()
+    assert seen["connector"] == connector_body("127.0.0.1:7000")
     assert seen["register"]["connector_id"] == "c1"
     assert seen["register.query"] == {"deploy": "true"}
 
 
 def test_prepare_model_waits_for_an_eligible_node(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bench, "NODE_POLL_S", 0.01)
+    monkeypatch.setattr(provision, "NODE_POLL_S", 0.01)
     seen: dict[str, Any] = {}
     assert _prepare(["DEPLOYED"], seen, refusals=3) == "m1"
     assert seen["register"]["connector_id"] == "c1"
 
 
 def test_prepare_model_gives_up_waiting_for_a_node(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bench, "NODE_POLL_S", 0.01)
-    monkeypatch.setattr(bench, "NODE_WAIT_S", 0.05)
-    with pytest.raises(bench.SetupError, match="HTTP 400: .*no eligible node found"):
+    monkeypatch.setattr(provision, "NODE_POLL_S", 0.01)
+    monkeypatch.setattr(provision, "NODE_WAIT_S", 0.05)
+    with pytest.raises(SetupError, match="HTTP 400: .*no eligible node found"):
         _prepare(["DEPLOYED"], {}, refusals=1000)
 
 
 def test_prepare_model_stops_on_deploy_failed() -> None:
-    with pytest.raises(bench.SetupError, match="DEPLOY_FAILED"):
+    with pytest.raises(SetupError, match="DEPLOY_FAILED"):
         _prepare(["DEPLOY_FAILED"], {})
 
 
@@ -382,10 +399,10 @@ def test_wait_deployed_times_out() -> None:
     async def scenario() -> None:
         async with TestServer(_gateway(["DEPLOYING"], {})) as server:
             api = str(server.make_url("")).rstrip("/")
-            async with bench._setup_session() as session:
-                await bench.wait_deployed(session, api, "m1", timeout_s=0.2, poll_s=0.05)
+            async with setup_session() as session:
+                await wait_deployed(session, api, "m1", timeout_s=0.2, poll_s=0.05)
 
-    with pytest.raises(bench.SetupError, match="not DEPLOYED after 0.2s"):
+    with pytest.raises(SetupError, match="not DEPLOYED after 0.2s"):
         asyncio.run(scenario())
 
 
@@ -394,7 +411,7 @@ def test_wait_deployed_times_out() -> None:
 
 @contextlib.contextmanager
 def _serve_in_thread(app: web.Application) -> Iterator[str]:
-    """Serve app from another thread, because bench.main runs its own event loop."""
+    """Serve app from another thread, because bench's main runs its own event loop."""
     started: queue.Queue[tuple[asyncio.AbstractEventLoop, asyncio.Event, str]] = queue.Queue()
 
     async def serve() -> None:
@@ -419,7 +436,7 @@ def test_main_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     with _serve_in_thread(_gateway(["DEPLOYED"], seen)) as url:
         args = _parse_args("--api", url, "--upstream", url, "--concurrency", "2")
         args.duration, args.warmup, args.output = 0.2, 0.0, str(output)
-        assert bench.main(args) == 0
+        assert main(args) == 0
     out = capsys.readouterr()
     assert "added latency p50 = " in out.out and "throughput ratio api/direct = " in out.out
     assert "api:" in out.err and "direct:" in out.err  # non-TTY progress lines
@@ -445,16 +462,16 @@ def test_main_reports_failed_setup_call(tmp_path: Path, capsys: pytest.CaptureFi
     with _serve_in_thread(app) as url:
         args = _parse_args("--api", url, "--upstream", "http://127.0.0.1:7000")
         args.output = str(tmp_path / "r.json")
-        assert bench.main(args) == 1
+        assert main(args) == 1
     err = capsys.readouterr().err
     assert "set-up failed" in err and "HTTP 400" in err and "no settings for you" in err
     assert not (tmp_path / "r.json").exists()
 
 
 def test_main_unreachable_api(capsys: pytest.CaptureFixture[str]) -> None:
-    api = f"http://127.0.0.1:{bench._free_port()}"
+    api = f"http://127.0.0.1:{free_port()}"
     args = _parse_args("--api", api, "--upstream", "http://127.0.0.1:7000")
-    assert bench.main(args) == 1
+    assert main(args) == 1
     assert "set-up failed: PUT " in capsys.readouterr().err
 
 
@@ -463,13 +480,13 @@ def test_main_unreachable_api(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_read_port_file(tmp_path: Path) -> None:
     path = tmp_path / "port"
-    assert bench.read_port_file(path) is None
+    assert read_port_file(path) is None
     path.write_text("")
-    assert bench.read_port_file(path) is None
+    assert read_port_file(path) is None
     path.write_text("8123\n")
-    assert bench.read_port_file(path) == 8123
+    assert read_port_file(path) == 8123
     path.write_text("127.0.0.1:8124")
-    assert bench.read_port_file(path) == 8124
+    assert read_port_file(path) == 8124
 
 
 LISTENER = (
@@ -482,31 +499,31 @@ LISTENER = (
 
 def test_wait_for_port_file(tmp_path: Path) -> None:
     path = tmp_path / "port"
-    proc = subprocess.Popen([sys.executable, "-c", LISTENER, str(path)])
+    proc = processes.spawn([sys.executable, "-c", LISTENER, str(path)])
     try:
-        assert bench.wait_for_port_file(proc, path, timeout_s=10) == int(path.read_text())
+        assert wait_for_port_file(proc, path, timeout_s=10) == int(path.read_text())
     finally:
-        bench._terminate(proc)
+        processes.stop(proc)
     assert proc.returncode is not None
 
 
 def test_wait_for_port_file_notices_exit(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    proc = processes.spawn([sys.executable, "-c", "raise SystemExit(3)"])
     try:
-        with pytest.raises(bench.SetupError, match="code 3"):
-            bench.wait_for_port_file(proc, tmp_path / "port", timeout_s=10)
+        with pytest.raises(SetupError, match="code 3"):
+            wait_for_port_file(proc, tmp_path / "port", timeout_s=10)
     finally:
-        bench._terminate(proc)
+        processes.stop(proc)
 
 
 def test_tree_rss() -> None:
-    assert bench.tree_rss_mb(os.getpid()) > 1.0
-    assert bench.tree_rss_mb(2**31 - 1) == 0.0
+    assert tree_rss_mb(os.getpid()) > 1.0
+    assert tree_rss_mb(2**31 - 1) == 0.0
 
 
 def test_with_peak_rss() -> None:
     stats = _stats()
     run = asyncio.sleep(0.05, result=stats)
-    assert asyncio.run(bench.with_peak_rss(run, None)) == (stats, None)
-    got, peak = asyncio.run(bench.with_peak_rss(asyncio.sleep(0.05, result=stats), os.getpid()))
+    assert asyncio.run(with_peak_rss(run, None)) == (stats, None)
+    got, peak = asyncio.run(with_peak_rss(asyncio.sleep(0.05, result=stats), os.getpid()))
     assert got is stats and peak is not None and peak > 1.0

@@ -1,0 +1,184 @@
+"""Set-up over the ML Commons API: trust the mock, add a connector, register and deploy a model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from tools.bench.errors import SetupError, describe
+from tools.bench.targets import UPSTREAM_KEY, UPSTREAM_MODEL
+
+JsonObject = dict[str, Any]
+
+TRUSTED_ENDPOINTS = r"^http://127\.0\.0\.1:.*$"
+SETUP_TIMEOUT_S = 30.0
+DEPLOY_TIMEOUT_S = 30.0
+DEPLOY_POLL_S = 0.2
+# Register is refused until a worker announced itself, which lags a fresh stack's API a bit.
+NODE_WAIT_S = 30.0
+NODE_POLL_S = 0.5
+NO_NODE_MESSAGE = "no eligible node"
+
+
+def cluster_settings_body() -> JsonObject:
+    """Let connectors reach the loopback mock."""
+    return {
+        "persistent": {
+            "plugins.ml_commons.trusted_connector_endpoints_regex": [TRUSTED_ENDPOINTS],
+            "plugins.ml_commons.connector.private_ip_enabled": True,
+        }
+    }
+
+
+def connector_body(endpoint: str) -> JsonObject:
+    """An OpenAI chat connector aimed at endpoint (host:port)."""
+    return {
+        "name": "bench-openai",
+        "description": "bench",
+        "version": 1,
+        "protocol": "http",
+        "parameters": {"endpoint": endpoint, "model": UPSTREAM_MODEL},
+        "credential": {"openAI_key": UPSTREAM_KEY},
+        "actions": [
+            {
+                "action_type": "predict",
+                "method": "POST",
+                "url": "http://${parameters.endpoint}/v1/chat/completions",
+                "headers": {"Authorization": "Bearer ${credential.openAI_key}"},
+                "request_body": (
+                    '{ "model": "${parameters.model}", "messages": ${parameters.messages} }'
+                ),
+            }
+        ],
+    }
+
+
+def register_body(connector_id: str) -> JsonObject:
+    """A remote model on connector_id, uniquely named so repeated runs do not collide."""
+    return {
+        "name": f"bench-model-{uuid.uuid4().hex[:12]}",
+        "function_name": "remote",
+        "connector_id": connector_id,
+    }
+
+
+def upstream_endpoint(upstream: str) -> str:
+    """The host:port part of the upstream URL, as the connector's endpoint parameter wants it."""
+    try:
+        parts = urlsplit(upstream)
+        port = parts.port
+    except ValueError as exc:
+        raise SetupError(f"bad --upstream URL {upstream!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
+        raise SetupError(f"--upstream must look like http://HOST:PORT, got {upstream!r}")
+    return parts.netloc.rsplit("@", 1)[-1]
+
+
+async def _fetch(
+    session: aiohttp.ClientSession, method: str, url: str, body: JsonObject | None
+) -> tuple[int, str]:
+    try:
+        async with session.request(method, url, json=body) as resp:
+            return resp.status, (await resp.read()).decode("utf-8", "replace")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise SetupError(f"{method} {url} failed: {describe(exc)}") from exc
+
+
+def _parse(call: str, status: int, text: str, require: str | None) -> JsonObject:
+    if not 200 <= status < 300:
+        raise SetupError(f"{call} -> HTTP {status}: {text}")
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        raise SetupError(f"{call} -> HTTP {status} but not a JSON object: {text}")
+    if require is not None and not (isinstance(payload.get(require), str) and payload[require]):
+        raise SetupError(f"{call} -> HTTP {status} without {require!r}: {text}")
+    return payload
+
+
+async def _call(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    body: JsonObject | None = None,
+    require: str | None = None,
+) -> JsonObject:
+    """One set-up call: a 2xx JSON object (with a non-empty string `require`) or SetupError."""
+    status, text = await _fetch(session, method, url, body)
+    return _parse(f"{method} {url}", status, text, require)
+
+
+def _model_state(url: str, status: int, text: str) -> Any:
+    # A 404 right after registering just means the model is not visible yet.
+    if status == 404:
+        return None
+    return _parse(f"GET {url}", status, text, None).get("model_state")
+
+
+async def wait_deployed(
+    session: aiohttp.ClientSession,
+    api: str,
+    model_id: str,
+    timeout_s: float = DEPLOY_TIMEOUT_S,
+    poll_s: float = DEPLOY_POLL_S,
+) -> None:
+    """Poll the model until DEPLOYED; SetupError on DEPLOY_FAILED or after timeout_s."""
+    url = f"{api}/_plugins/_ml/models/{model_id}"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status, text = await _fetch(session, "GET", url, None)
+        state = _model_state(url, status, text)
+        if state == "DEPLOYED":
+            return
+        if state == "DEPLOY_FAILED":
+            raise SetupError(f"GET {url} -> HTTP {status}, deployment failed: {text}")
+        if time.monotonic() >= deadline:
+            last = f"HTTP {status}: {text}"
+            raise SetupError(f"model {model_id} not DEPLOYED after {timeout_s:g}s; last {last}")
+        await asyncio.sleep(poll_s)
+
+
+async def _register(session: aiohttp.ClientSession, url: str, body: JsonObject) -> str:
+    """Register the model, retrying while no worker node is eligible yet; its model_id."""
+    deadline = time.monotonic() + NODE_WAIT_S
+    while True:
+        status, text = await _fetch(session, "POST", url, body)
+        # Safe to repeat: a refused register has created nothing.
+        waiting = status == 400 and NO_NODE_MESSAGE in text
+        if not waiting or time.monotonic() >= deadline:
+            model_id: str = _parse(f"POST {url}", status, text, "model_id")["model_id"]
+            return model_id
+        await asyncio.sleep(NODE_POLL_S)
+
+
+def setup_session() -> aiohttp.ClientSession:
+    """A client session for set-up calls, each bounded by SETUP_TIMEOUT_S."""
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SETUP_TIMEOUT_S))
+
+
+async def prepare_model(api: str, upstream: str) -> str:
+    """Trust the mock, create an OpenAI connector to it, register and deploy a model on it."""
+    endpoint = upstream_endpoint(upstream)
+    ml = f"{api}/_plugins/_ml"
+    async with setup_session() as session:
+        await _call(session, "PUT", f"{api}/_cluster/settings", cluster_settings_body())
+        url = f"{ml}/connectors/_create"
+        created = await _call(session, "POST", url, connector_body(endpoint), "connector_id")
+        body = register_body(created["connector_id"])
+        model_id = await _register(session, f"{ml}/models/_register?deploy=true", body)
+        await wait_deployed(session, api, model_id)
+    return model_id
+
+
+async def check_model(api: str, model_id: str) -> None:
+    """Make sure a model given with --model-id exists and is (or becomes) deployed."""
+    async with setup_session() as session:
+        await wait_deployed(session, api, model_id)
