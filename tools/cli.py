@@ -14,7 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "api": ("tools.serve", "serve the REST API with gunicorn"),
     "worker": ("tools.serve_worker", "run one worker node (--role ml|data): predicts and jobs"),
     "mock-upstream": (
-        "tools.mock_upstream",
+        "tools.mock_upstream.cli",
         "serve imitations of OpenAI, Cohere, SageMaker, Bedrock",
     ),
     "bench": ("tools.bench.cli", "drive predict load at the API and print throughput and latency"),

@@ -26,17 +26,13 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from yarl import URL
 
-from tools.mock_upstream import (
-    BAD_API_KEY,
-    BAD_SIGNATURE,
-    BAD_TOKEN,
-    INJECTED_FAILURE,
-    MISSING_TOKEN,
-    MockConfig,
-    configure_parser,
-    create_app,
-    embedding_vector,
-)
+from tools.mock_upstream.app import create_app
+from tools.mock_upstream.cli import configure_parser
+from tools.mock_upstream.config import MockConfig
+from tools.mock_upstream.faults import INJECTED_FAILURE
+from tools.mock_upstream.model import embedding_vector
+from tools.mock_upstream.openai import BAD_API_KEY
+from tools.mock_upstream.sigv4 import BAD_SIGNATURE, BAD_TOKEN, MISSING_TOKEN
 
 T = TypeVar("T")
 Client = TestClient[web.Request, web.Application]
