@@ -525,5 +525,6 @@ def test_with_peak_rss() -> None:
     stats = _stats()
     run = asyncio.sleep(0.05, result=stats)
     assert asyncio.run(with_peak_rss(run, None)) == (stats, None)
-    got, peak = asyncio.run(with_peak_rss(asyncio.sleep(0.05, result=stats), os.getpid()))
+    # Long enough for the first sample, taken in a thread, to land even on a busy machine.
+    got, peak = asyncio.run(with_peak_rss(asyncio.sleep(0.5, result=stats), os.getpid()))
     assert got is stats and peak is not None and peak > 1.0
