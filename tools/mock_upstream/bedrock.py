@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from tools.mock_upstream.cohere import cohere_result
 from tools.mock_upstream.config import CONFIG_KEY
-from tools.mock_upstream.inputs import is_message_list, json_object
+from tools.mock_upstream.inputs import JSONDict, is_message_list, json_object
 from tools.mock_upstream.model import (
     embedding_vector,
     last_user_text,
@@ -18,8 +16,6 @@ from tools.mock_upstream.model import (
     word_count,
 )
 from tools.mock_upstream.sigv4 import aws_error, sigv4_denial
-
-JSONDict = dict[str, Any]
 
 BEDROCK_MALFORMED = "Malformed input request, please reformat your input and try again."
 

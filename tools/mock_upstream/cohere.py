@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from aiohttp import web
 
 from tools.mock_upstream.config import CONFIG_KEY
-from tools.mock_upstream.inputs import bearer_token, is_text_list, json_object
+from tools.mock_upstream.inputs import JSONDict, bearer_token, is_text_list, json_object
 from tools.mock_upstream.model import embedding_vector
-
-JSONDict = dict[str, Any]
 
 COHERE_EMBEDDING_TYPES = frozenset({"float", "int8", "uint8"})
 

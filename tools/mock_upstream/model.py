@@ -8,7 +8,7 @@ import random
 import uuid
 from typing import Any
 
-JSONDict = dict[str, Any]
+from tools.mock_upstream.inputs import JSONDict
 
 
 def word_count(text: str) -> int:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from tools.mock_upstream.config import CONFIG_KEY
 from tools.mock_upstream.inputs import (
+    JSONDict,
     as_texts,
     bearer_token,
     is_message_list,
@@ -24,8 +25,6 @@ from tools.mock_upstream.model import (
     reply_to,
     word_count,
 )
-
-JSONDict = dict[str, Any]
 
 BAD_API_KEY = "Incorrect API key provided"
 
