@@ -9,10 +9,11 @@ from flask import current_app
 
 from common.cluster_settings import ClusterSettings, effective
 from common.crypto import CredentialCipher, new_master_key
-from common.nodes import Node
 from common.queueing import create_celery
+from common.records import Node
 from common.settings import Settings
-from common.store import Store, connect, connect_for_blocking
+from common.store import Store
+from common.stores.connection import connect, connect_for_blocking
 
 
 @dataclass
@@ -28,23 +29,28 @@ class Services:
     def from_settings(cls, settings: Settings) -> Services:
         """Build the handles; nothing connects until first use."""
         url = settings.require_redis_url()
-        store = Store(connect(url), settings.key_prefix, blocking=connect_for_blocking(url))
+        store = Store(
+            connect(url),
+            settings.key_prefix,
+            blocking=connect_for_blocking(url),
+            reply_ttl_s=settings.reply_ttl_s,
+        )
         return cls(settings=settings, store=store, celery=create_celery(settings))
 
     @property
     def cipher(self) -> CredentialCipher:
         """The credential cipher, its master key created in Redis on first need."""
         if self._cipher is None:
-            self._cipher = CredentialCipher(self.store.master_key(new_master_key()))
+            self._cipher = CredentialCipher(self.store.master_key.get_or_create(new_master_key()))
         return self._cipher
 
     def cluster(self) -> ClusterSettings:
         """Read the effective cluster settings (one round trip; every process sees changes)."""
-        return effective(*self.store.read_cluster_settings())
+        return effective(*self.store.cluster_settings.read())
 
     def nodes(self) -> list[Node]:
         """Return every announced worker node."""
-        return self.store.nodes()
+        return self.store.nodes.all()
 
 
 def services() -> Services:

@@ -7,6 +7,14 @@ from typing import Any
 from common.crypto import CredentialCipher
 from common.endpoints import require_trusted
 from common.errors import IllegalArgumentError
+from common.records import (
+    ActionType,
+    ClientConfig,
+    Connector,
+    ConnectorAction,
+    ConnectorProtocol,
+    to_wire,
+)
 from common.templating import check_header_templates, stringify_parameters, substitute
 
 PROTOCOLS = ("aws_sigv4", "http")
@@ -14,16 +22,6 @@ ACCESS_FIELDS_MESSAGE = (
     "You cannot specify connector access control parameters because the Security plugin "
     "or connector access control is disabled on your cluster."
 )
-CLIENT_CONFIG_DEFAULTS: dict[str, Any] = {
-    "max_connection": 30,
-    "connection_timeout": 30,
-    "read_timeout": 30,
-    "retry_backoff_millis": 200,
-    "retry_timeout_seconds": 30,
-    "max_retry_times": 0,
-    "retry_backoff_policy": "constant",
-    "skip_ssl_verification": False,
-}
 
 
 def check_required(body: dict[str, Any], *, standalone: bool) -> None:
@@ -83,44 +81,41 @@ def check_access_fields(body: dict[str, Any]) -> None:
         raise IllegalArgumentError(ACCESS_FIELDS_MESSAGE)
 
 
-def build_document(body: dict[str, Any], cipher: CredentialCipher, stamp: int) -> dict[str, Any]:
+def build_document(body: dict[str, Any], cipher: CredentialCipher, stamp: int) -> Connector:
     """Return the stored connector: strings for parameters, credentials sealed, actions shaped."""
-    doc: dict[str, Any] = {"name": body.get("name")}
-    if body.get("version") is not None:
-        doc["version"] = _version_text(body["version"])
-    if body.get("description") is not None:
-        doc["description"] = body["description"]
-    doc["protocol"] = body["protocol"]
-    doc["parameters"] = stringify_parameters(body.get("parameters") or {})
-    doc["credential"] = cipher.encrypt(
-        {k: str(v) for k, v in (body.get("credential") or {}).items()}
+    config = body.get("client_config")
+    return Connector(
+        name=body.get("name"),
+        version=None if body.get("version") is None else _version_text(body["version"]),
+        description=body.get("description"),
+        protocol=ConnectorProtocol(body["protocol"]),
+        parameters=stringify_parameters(body.get("parameters") or {}),
+        credential=cipher.encrypt({k: str(v) for k, v in (body.get("credential") or {}).items()}),
+        actions=[_action(a) for a in body.get("actions") or []],
+        created_time=stamp,
+        last_updated_time=stamp,
+        client_config=None if config is None else ClientConfig(**config),
     )
-    doc["actions"] = [_action(a) for a in body.get("actions") or []]
-    doc["created_time"] = stamp
-    doc["last_updated_time"] = stamp
-    if body.get("client_config") is not None:
-        doc["client_config"] = {**CLIENT_CONFIG_DEFAULTS, **body["client_config"]}
-    if doc["name"] is None:
-        del doc["name"]
-    return doc
 
 
 def _version_text(version: Any) -> str:
     return str(version).lower() if isinstance(version, bool) else str(version)
 
 
-def _action(action: dict[str, Any]) -> dict[str, Any]:
-    shaped: dict[str, Any] = {
-        "action_type": str(action["action_type"]).upper(),
-        "method": action["method"],
-        "url": action["url"],
-    }
-    for optional in ("headers", "request_body", "pre_process_function", "post_process_function"):
-        if action.get(optional) is not None:
-            shaped[optional] = action[optional]
-    return shaped
+def _action(action: dict[str, Any]) -> ConnectorAction:
+    return ConnectorAction(
+        action_type=ActionType(str(action["action_type"]).upper()),
+        method=action["method"],
+        url=action["url"],
+        headers=action.get("headers"),
+        request_body=action.get("request_body"),
+        pre_process_function=action.get("pre_process_function"),
+        post_process_function=action.get("post_process_function"),
+    )
 
 
-def public_view(doc: dict[str, Any]) -> dict[str, Any]:
-    """Return a connector as GET shows it: never the credential."""
-    return {key: value for key, value in doc.items() if key != "credential"}
+def public_view(connector: Connector) -> dict[str, Any]:
+    """Return a connector's wire JSON as GET shows it: never the credential."""
+    wire = to_wire(connector)
+    wire.pop("credential", None)
+    return wire

@@ -15,8 +15,6 @@ MLCommonsError (500, exception)
 
 from __future__ import annotations
 
-from typing import Any
-
 
 class MLCommonsError(Exception):
     """Base of every error modelgate reports to a client."""
@@ -29,17 +27,6 @@ class MLCommonsError(Exception):
         self.reason = reason
         if status is not None:
             self.status = status
-
-    def to_dict(self) -> dict[str, Any]:
-        """Render as a JSON-able mapping, for replies crossing a queue."""
-        return {"type": self.error_type, "reason": self.reason, "status": self.status}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MLCommonsError:
-        """Rebuild an error sent across a queue with to_dict()."""
-        error = MLCommonsError(str(data["reason"]), status=int(data["status"]))
-        error.error_type = str(data["type"])
-        return error
 
 
 class IllegalArgumentError(MLCommonsError):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from common.store import Doc
+from typing import Any
+
+from common.records import MLModel, to_wire
 
 
-def public_view(doc: Doc) -> Doc:
-    """Return a model without any inline connector credential."""
-    connector = doc.get("connector")
-    if not isinstance(connector, dict) or "credential" not in connector:
-        return doc
-    return {**doc, "connector": {k: v for k, v in connector.items() if k != "credential"}}
+def public_view(model: MLModel) -> dict[str, Any]:
+    """Return a model's wire JSON without any inline connector credential."""
+    wire = to_wire(model)
+    connector = wire.get("connector")
+    if isinstance(connector, dict):
+        connector.pop("credential", None)
+    return wire

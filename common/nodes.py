@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from common.errors import NodeUnavailableError
-from common.queueing import ROLE_DATA, ROLE_ML
-
-Node = dict[str, Any]
+from common.records import Node, NodeRole
 
 
 def alive(nodes: list[Node], ttl_s: float, now: float | None = None) -> list[Node]:
     """Return the nodes whose last heartbeat is recent enough."""
     current = time.time() if now is None else now
-    return [node for node in nodes if current - float(node["last_seen"]) < ttl_s]
+    return [node for node in nodes if current - node.last_seen < ttl_s]
 
 
 def eligible(nodes: list[Node], *, only_ml: bool) -> list[Node]:
     """Return the nodes allowed to serve remote models under only_run_on_ml_node."""
-    roles = {ROLE_ML} if only_ml else {ROLE_ML, ROLE_DATA}
-    return [node for node in nodes if node["role"] in roles]
+    roles = {NodeRole.ML} if only_ml else {NodeRole.ML, NodeRole.DATA}
+    return [node for node in nodes if node.role in roles]
 
 
 def require_eligible(nodes: list[Node], *, only_ml: bool, ttl_s: float, message: str) -> list[Node]:

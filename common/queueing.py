@@ -1,4 +1,8 @@
-"""The api <-> workers contract: Celery factory, task names and queue names."""
+"""The api <-> workers contract: task names, the queues each node role reads, the Celery factory.
+
+Queue names serve both Celery's lifecycle jobs and the predict lists (common/stores/predicts.py);
+what travels on them is defined in common/messages.py.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 
 from celery import Celery
 
+from common.records import NodeRole
 from common.settings import Settings
 
 TASK_REGISTER = "mg.register_model"
@@ -19,9 +24,7 @@ TASK_UNDEPLOY = "mg.undeploy_model"
 QUEUE_ML = "ml"
 QUEUE_ML_OR_DATA = "ml_or_data"
 
-ROLE_ML = "ml"
-ROLE_DATA = "data"
-ROLES = (ROLE_ML, ROLE_DATA)
+ROLES = tuple(role.value for role in NodeRole)  # for command-line choices
 
 
 def role_queue(*, only_ml: bool) -> str:
@@ -36,7 +39,7 @@ def node_queue(node_id: str) -> str:
 
 def shared_queues(role: str) -> list[str]:
     """Return the shared queues a node of this role takes work from."""
-    return [QUEUE_ML, QUEUE_ML_OR_DATA] if role == ROLE_ML else [QUEUE_ML_OR_DATA]
+    return [QUEUE_ML, QUEUE_ML_OR_DATA] if role == NodeRole.ML else [QUEUE_ML_OR_DATA]
 
 
 def queues_for(role: str, node_id: str) -> list[str]:
@@ -74,6 +77,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "task_default_queue": QUEUE_ML_OR_DATA,
         "worker_hijack_root_logger": False,
-        "worker_send_task_events": False,
-        "task_send_sent_event": False,
+        # Events for lifecycle jobs, so Flower and `celery events` show them; predicts do not
+        # go through Celery, so they send none.
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
     }

@@ -51,13 +51,18 @@ class Settings:
     worker_concurrency: int = 128
     api_workers: int = 2
     api_threads: int = 32
-    node_role: str = "ml"
+    node_role: str = "ml"  # for `celery -A workers.celery_app worker` started without --role
     node_name: str = ""
 
     @property
     def node_ttl_s(self) -> float:
         """How long a node stays alive without a heartbeat."""
         return self.heartbeat_interval_s * 3 + 1
+
+    @property
+    def reply_ttl_s(self) -> int:
+        """How long an answer waits on its reply list: past the deadline nobody reads it."""
+        return int(self.predict_timeout_s) + 5
 
     def require_redis_url(self) -> str:
         """Return the Redis URL, failing clearly when none was configured."""

@@ -2,35 +2,55 @@
 
 from __future__ import annotations
 
-from typing import Any
+from msgspec import structs
 
-from common.store import TASK, Doc, Store, now_ms
-
-FINAL_STATES = frozenset({"COMPLETED", "FAILED", "COMPLETED_WITH_ERROR", "CANCELLED"})
-
-
-def is_final(task: Doc) -> bool:
-    """True once a task can no longer change."""
-    return task.get("state") in FINAL_STATES
+from common.records import FunctionName, MLTask, MLTaskState, MLTaskType, now_ms
+from common.store import Store
 
 
-def set_state(store: Store, task_id: str, state: str, **fields: Any) -> Doc:
+def new_task(
+    task_type: MLTaskType,
+    *,
+    is_async: bool,
+    model_id: str | None = None,
+    worker_node: list[str] | None = None,
+) -> MLTask:
+    """Return a fresh CREATED task record."""
+    stamp = now_ms()
+    return MLTask(
+        model_id=model_id,
+        task_type=task_type,
+        function_name=FunctionName.REMOTE,
+        state=MLTaskState.CREATED,
+        worker_node=worker_node or [],
+        create_time=stamp,
+        last_update_time=stamp,
+        is_async=is_async,
+    )
+
+
+def set_state(
+    store: Store,
+    task_id: str,
+    state: MLTaskState,
+    *,
+    error: str | None = None,
+    model_id: str | None = None,
+    worker_node: list[str] | None = None,
+) -> MLTask:
     """Move a task to a state, stamping last_update_time; final states leave the active set."""
 
-    def change(task: Doc) -> Doc:
-        task.update(fields)
-        task["state"] = state
-        task["last_update_time"] = now_ms()
-        return task
+    def change(task: MLTask) -> MLTask:
+        return structs.replace(
+            task,
+            state=state,
+            last_update_time=now_ms(),
+            error=task.error if error is None else error,
+            model_id=task.model_id if model_id is None else model_id,
+            worker_node=task.worker_node if worker_node is None else worker_node,
+        )
 
-    task = store.update(TASK, task_id, change)
-    if state in FINAL_STATES:
-        store.mark_done(task_id)
+    task = store.tasks.update(task_id, change)
+    if task.is_final:
+        store.active_tasks.remove(task_id)
     return task
-
-
-def reorder(task: Doc) -> Doc:
-    """Put model_id first, as ML Commons' toXContent does."""
-    if "model_id" not in task:
-        return task
-    return {"model_id": task["model_id"], **{k: v for k, v in task.items() if k != "model_id"}}

@@ -50,7 +50,7 @@ def _start_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
 
 def _live_nodes(store: Store, settings: Settings) -> int:
     try:
-        return len(alive(store.nodes(), settings.node_ttl_s))
+        return len(alive(store.nodes.all(), settings.node_ttl_s))
     except redis.RedisError:
         return 0
 

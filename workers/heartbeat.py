@@ -10,10 +10,12 @@ import time
 
 import redis
 
+from common.records import Node, NodeRole
 from workers.runtime import Runtime
 from workers.sweeper import sweep
 
 log = logging.getLogger(__name__)
+JOIN_TIMEOUT_S = 10.0
 
 
 class Heartbeat:
@@ -33,16 +35,16 @@ class Heartbeat:
     def beat(self) -> None:
         """Write this node's entry with the current time."""
         node = self._rt.node
-        self._rt.store.beat(
-            {
-                "id": node.id,
-                "name": node.name,
-                "role": node.role,
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "started": self._started,
-                "last_seen": time.time(),
-            }
+        self._rt.store.nodes.beat(
+            Node(
+                id=node.id,
+                name=node.name,
+                role=NodeRole(node.role),
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                started=self._started,
+                last_seen=time.time(),
+            )
         )
 
     def _loop(self) -> None:
@@ -57,7 +59,10 @@ class Heartbeat:
     def stop(self) -> None:
         """Stop beating and leave the node table, so the API stops routing here at once."""
         self._stop.set()
+        # A beat still in progress would re-add the entry after we leave: wait for it first.
+        if self._thread.is_alive():
+            self._thread.join(timeout=JOIN_TIMEOUT_S)
         try:
-            self._rt.store.forget_node(self._rt.node.id)
+            self._rt.store.nodes.forget(self._rt.node.id)
         except redis.RedisError as error:
             log.warning("could not leave the node table: %s", error)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+
+from common.records import Connector
 
 
 @dataclass(frozen=True)
@@ -12,7 +13,7 @@ class PreparedModel:
     """A model ready to predict: its connector and decrypted credentials."""
 
     generation: int
-    connector: dict[str, Any]
+    connector: Connector
     credential: dict[str, str]
 
     def __repr__(self) -> str:
@@ -40,6 +41,3 @@ class ModelCache:
         """Forget a model; True when it was held."""
         with self._lock:
             return self._items.pop(model_id, None) is not None
-
-    def __contains__(self, model_id: object) -> bool:
-        return model_id in self._items

@@ -3,42 +3,41 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
 from common.endpoints import require_trusted
+from common.messages import PredictRequest
+from common.records import FreeForm
 from workers.deploy import prepare_model
 from workers.model_cache import PreparedModel
 from workers.remote.connector import Outbound, build_request, find_action
 from workers.remote.http import Answer
-from workers.remote.outcome import inference_result
+from workers.remote.outcome import inference_result, inference_results_body
 from workers.remote.preprocess import parameter_sets
 from workers.runtime import Runtime
 
 
-async def serve(rt: Runtime, job: dict[str, Any]) -> str:
+async def serve(rt: Runtime, job: PredictRequest) -> str:
     """Return the inference_results JSON text for a predict job, or raise MLCommonsError."""
-    model = await _model(rt, job["model_id"], int(job["generation"]))
-    requests = [job["parameters"]]
-    if job.get("text_docs") is not None:
-        action = find_action(model.connector, job["action_type"])
+    model = await _model(rt, job.model_id, job.generation)
+    requests = [job.parameters]
+    if job.text_docs is not None:
+        action = find_action(model.connector, job.action_type)
         sets = parameter_sets(
-            action.get("pre_process_function"),
-            job["text_docs"],
-            model.connector.get("parameters") or {},
+            action.pre_process_function, job.text_docs, model.connector.parameters
         )
-        requests = [{**params, **job["parameters"]} for params in sets]
+        requests = [{**params, **job.parameters} for params in sets]
     results = await asyncio.gather(*(_one(rt, model, job, params) for params in requests))
-    return json.dumps({"inference_results": results}, ensure_ascii=False, separators=(",", ":"))
+    return inference_results_body(list(results))
 
 
 async def _one(
-    rt: Runtime, model: PreparedModel, job: dict[str, Any], parameters: dict[str, Any]
+    rt: Runtime, model: PreparedModel, job: PredictRequest, parameters: FreeForm
 ) -> dict[str, Any]:
-    outbound = build_request(model, parameters, job["action_type"])
-    require_trusted(outbound.url, job["trusted"])
-    answer = await _send(rt, outbound, allow_private=bool(job["private_ip_enabled"]))
+    outbound = build_request(model, parameters, job.action_type)
+    require_trusted(outbound.url, job.trusted)
+    answer = await _send(rt, outbound, allow_private=job.private_ip_enabled)
     return inference_result(
         answer, response_filter=outbound.response_filter, post_process=outbound.post_process
     )

@@ -13,7 +13,6 @@ node that dies has its in-flight list requeued by the sweeper of any live node.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
@@ -24,7 +23,8 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
 from common.errors import GatewayTimeoutError, MLCommonsError
-from common.store import RETRY_ON
+from common.messages import ErrorInfo, MessageError, PredictReply, PredictRequest
+from common.stores.connection import RETRY_ON
 from workers import predict
 from workers.runtime import Runtime
 
@@ -46,7 +46,7 @@ class PredictConsumer:
 
     async def start(self) -> None:
         """Requeue what this node left in flight in a previous life, then start taking."""
-        self._rt.store.requeue_inflight(self._rt.node.id)
+        self._rt.store.predicts.requeue_inflight(self._rt.node.id)
         self._redis = aioredis.Redis.from_url(
             self._rt.settings.require_redis_url(),
             decode_responses=True,
@@ -67,8 +67,8 @@ class PredictConsumer:
 
     async def _take(self, queue: str, slots: asyncio.Semaphore) -> None:
         assert self._redis is not None
-        source = self._rt.store.predict_queue(queue)
-        inflight = self._rt.store.inflight(self._rt.node.id)
+        source = self._rt.store.predicts.queue_key(queue)
+        inflight = self._rt.store.predicts.inflight_key(self._rt.node.id)
         while not self._stopping.is_set():
             await slots.acquire()
             try:
@@ -87,42 +87,59 @@ class PredictConsumer:
 
     async def _handle(self, raw: str, slots: asyncio.Semaphore) -> None:
         try:
-            job = json.loads(raw)
-            answer = await self._answer(job) if time.time() < job["deadline"] else None
-            await self._finish(raw, job["reply_key"], answer)
+            job = PredictRequest.decode(raw)
+        except MessageError as error:
+            # Not a request this node can read: drop it rather than keep it in flight forever.
+            log.error("dropping a predict request: %s", error.reason)
+            await self._finish_quietly(raw, None)
+            slots.release()
+            return
+        try:
+            answer = await self._answer(job) if time.time() < job.deadline else None
+            await self._finish(raw, job.reply_key, answer)
         except RedisError as error:
             # The request stays in flight and is requeued if this node dies; log and move on.
             log.warning("could not answer a predict request: %s", error)
-        except (ValueError, KeyError, TypeError):
-            # Not a request the API wrote: drop it rather than keep it in flight forever.
-            log.error("dropping a malformed predict request")
-            await self._finish(raw, None, None)
         finally:
             slots.release()
 
-    async def _answer(self, job: dict[str, Any]) -> dict[str, Any]:
-        node = self._rt.node
-        answer: dict[str, Any] = {"node": node.id, "node_name": node.name, "role": node.role}
+    async def _answer(self, job: PredictRequest) -> PredictReply:
         try:
-            remaining = max(0.0, float(job["deadline"]) - time.time())
+            remaining = max(0.0, job.deadline - time.time())
             # The API stops waiting at the deadline; so does the node, freeing its slot.
-            answer["body"] = await asyncio.wait_for(predict.serve(self._rt, job), remaining)
+            body = await asyncio.wait_for(predict.serve(self._rt, job), remaining)
+            return self._reply(body=body)
         except TimeoutError:
-            answer["error"] = GatewayTimeoutError(
-                "The remote model did not answer in time"
-            ).to_dict()
+            return self._reply(error=GatewayTimeoutError("The remote model did not answer in time"))
         except MLCommonsError as error:
-            answer["error"] = error.to_dict()
+            return self._reply(error=error)
         except Exception:
-            log.exception("predict failed on model %s", job.get("model_id"))
-            answer["error"] = MLCommonsError("Internal error on worker node").to_dict()
-        return answer
+            log.exception("predict failed on model %s", job.model_id)
+            return self._reply(error=MLCommonsError("Internal error on worker node"))
 
-    async def _finish(self, raw: str, reply_key: str | None, answer: dict[str, Any] | None) -> None:
+    def _reply(
+        self, *, body: str | None = None, error: MLCommonsError | None = None
+    ) -> PredictReply:
+        node = self._rt.node
+        return PredictReply(
+            node=node.id,
+            node_name=node.name,
+            role=node.role,
+            body=body,
+            error=None if error is None else ErrorInfo.of(error),
+        )
+
+    async def _finish(self, raw: str, reply_key: str | None, answer: PredictReply | None) -> None:
         assert self._redis is not None
+        store = self._rt.store
         pipe = self._redis.pipeline(transaction=False)
         if answer is not None and reply_key is not None:
-            pipe.rpush(reply_key, json.dumps(answer))
-            pipe.expire(reply_key, int(self._rt.settings.predict_timeout_s) + 5)
-        pipe.lrem(self._rt.store.inflight(self._rt.node.id), 1, raw)
+            store.replies.add_push(pipe, reply_key, answer)
+        pipe.lrem(store.predicts.inflight_key(self._rt.node.id), 1, raw)
         await pipe.execute()
+
+    async def _finish_quietly(self, raw: str, reply_key: str | None) -> None:
+        try:
+            await self._finish(raw, reply_key, None)
+        except RedisError as error:
+            log.warning("could not drop a predict request: %s", error)

@@ -9,7 +9,8 @@ from celery import Celery
 
 from common.crypto import CredentialCipher, new_master_key
 from common.settings import Settings
-from common.store import Store, connect
+from common.store import Store
+from common.stores.connection import connect
 from workers.model_cache import ModelCache
 from workers.remote.http import HttpClient
 
@@ -39,7 +40,11 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, celery: Celery, node: NodeIdentity) -> Runtime:
         """Create the runtime; connections open lazily on first use."""
-        store = Store(connect(settings.require_redis_url()), settings.key_prefix)
+        store = Store(
+            connect(settings.require_redis_url()),
+            settings.key_prefix,
+            reply_ttl_s=settings.reply_ttl_s,
+        )
         return cls(settings=settings, celery=celery, node=node, store=store)
 
     @property
@@ -47,7 +52,9 @@ class Runtime:
         """The credential cipher under the cluster's persisted master key."""
         with self._lock:
             if self._cipher is None:
-                self._cipher = CredentialCipher(self.store.master_key(new_master_key()))
+                self._cipher = CredentialCipher(
+                    self.store.master_key.get_or_create(new_master_key())
+                )
             return self._cipher
 
     @property

@@ -33,7 +33,7 @@ def put_settings() -> dict[str, Any]:
     store = services().store
     for scope, updates in changes.items():
         if updates:
-            store.write_cluster_settings(scope, updates)
+            store.cluster_settings.write(scope, updates)
     echoed = {scope: {k: v for k, v in u.items() if v is not None} for scope, u in changes.items()}
     return {"acknowledged": True, **{scope: _render(flat) for scope, flat in echoed.items()}}
 
@@ -41,7 +41,7 @@ def put_settings() -> dict[str, Any]:
 @blueprint.get("/_cluster/settings")
 def get_settings() -> dict[str, Any]:
     """Return stored settings; include_defaults=true adds every default."""
-    persistent, transient = services().store.read_cluster_settings()
+    persistent, transient = services().store.cluster_settings.read()
     answer = {"persistent": _render(persistent), "transient": _render(transient)}
     if request.args.get("include_defaults", "false") == "true":
         answer["defaults"] = _render(cs.defaults())

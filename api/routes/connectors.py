@@ -13,7 +13,7 @@ from api.services import services
 from common import connectors as rules
 from common.errors import ConflictError, StatusError
 from common.ids import new_id
-from common.store import CONNECTOR, MODEL, now_ms
+from common.records import now_ms
 
 blueprint = Blueprint("connectors", __name__, url_prefix="/_plugins/_ml/connectors")
 INDEX = ".plugins-ml-connector"
@@ -51,7 +51,7 @@ def create() -> dict[str, Any]:
     validate_connector(connector, standalone=True)
     doc = rules.build_document(connector, services().cipher, now_ms())
     connector_id = new_id()
-    services().store.put(CONNECTOR, connector_id, doc)
+    services().store.connectors.put(connector_id, doc)
     return {"connector_id": connector_id}
 
 
@@ -59,23 +59,23 @@ def create() -> dict[str, Any]:
 def get(connector_id: str) -> dict[str, Any]:
     """Return a connector without its credential."""
     message = f"Failed to find connector with the provided connector id: {connector_id}"
-    return rules.public_view(services().store.require(CONNECTOR, connector_id, message))
+    return rules.public_view(services().store.connectors.require(connector_id, message))
 
 
 @blueprint.route("/_search", methods=["GET", "POST"])
 def search() -> dict[str, Any]:
     """Search connectors (match_all); credentials are never included."""
-    return search_response(services().store.all(CONNECTOR), INDEX, rules.public_view)
+    return search_response(services().store.connectors.all(), INDEX, rules.public_view)
 
 
 @blueprint.delete("/<connector_id>")
 def delete(connector_id: str) -> dict[str, Any]:
     """Delete a connector no model uses."""
     store = services().store
-    users = [mid for mid, m in store.all(MODEL) if m.get("connector_id") == connector_id]
+    users = [mid for mid, m in store.models.all() if m.connector_id == connector_id]
     if users:
         raise ConflictError(
             f"{len(users)} models are still using this connector, please delete or update "
             f"the models first: [{', '.join(users)}]"
         )
-    return delete_response(INDEX, connector_id, found=store.delete(CONNECTOR, connector_id))
+    return delete_response(INDEX, connector_id, found=store.connectors.delete(connector_id))

@@ -14,7 +14,6 @@ from common.connectors import has_access_fields
 from common.errors import ConflictError, IllegalArgumentError, RequestValidationError
 from common.ids import new_id
 from common.model_groups import ACCESS_FIELDS_MESSAGE, create_group, group_view
-from common.store import MODEL, MODEL_GROUP
 
 blueprint = Blueprint("model_groups", __name__, url_prefix="/_plugins/_ml/model_groups")
 INDEX = ".plugins-ml-model-group"
@@ -43,24 +42,24 @@ def get(group_id: str) -> dict[str, Any]:
     """Return a model group (without its id, like ML Commons)."""
     store = services().store
     message = f"Failed to find model group with the provided model group id: {group_id}"
-    return group_view(store, store.require(MODEL_GROUP, group_id, message), group_id)
+    return group_view(store, store.model_groups.require(group_id, message), group_id)
 
 
 @blueprint.route("/_search", methods=["GET", "POST"])
 def search() -> dict[str, Any]:
     """Search model groups (match_all)."""
     store = services().store
-    pairs = [(gid, group_view(store, doc, gid)) for gid, doc in store.all(MODEL_GROUP)]
-    return search_response(pairs, INDEX, lambda doc: doc)
+    pairs = [(gid, group_view(store, group, gid)) for gid, group in store.model_groups.all()]
+    return search_response(pairs, INDEX, lambda wire: wire)
 
 
 @blueprint.delete("/<group_id>")
 def delete(group_id: str) -> dict[str, Any]:
     """Delete a model group that holds no model versions."""
     store = services().store
-    if any(m.get("model_group_id") == group_id for _, m in store.all(MODEL)):
+    if any(m.model_group_id == group_id for _, m in store.models.all()):
         raise ConflictError("Cannot delete the model group when it has associated model versions")
-    doc = store.get(MODEL_GROUP, group_id)
-    if doc is not None:
-        store.release_group_name(doc["name"])
-    return delete_response(INDEX, group_id, found=store.delete(MODEL_GROUP, group_id))
+    group = store.model_groups.get(group_id)
+    if group is not None:
+        store.group_names.release(group.name)
+    return delete_response(INDEX, group_id, found=store.model_groups.delete(group_id))

@@ -13,26 +13,19 @@ from api.routes.search import delete_response, search_response
 from api.schemas import RegisterModelSchema, UndeploySchema, load
 from api.services import Services, services
 from common import connectors as rules
-from common.deployment import new_task, start_deploy, undeploy
+from common.deployment import start_deploy, undeploy
 from common.errors import IllegalArgumentError, StatusError
 from common.ids import new_id
+from common.messages import RegisterJob
 from common.model_groups import ACCESS_FIELDS_MESSAGE
 from common.models import public_view
 from common.nodes import alive, require_eligible
-from common.store import MODEL, TASK, now_ms
+from common.records import DeploySetting, MLTaskType, interface_text, now_ms
+from common.tasks import new_task
 
 blueprint = Blueprint("models", __name__, url_prefix="/_plugins/_ml/models")
 INDEX = ".plugins-ml-model"
 MISSING = "Failed to find model"
-PASSED_THROUGH = (
-    "name",
-    "description",
-    "model_group_id",
-    "connector_id",
-    "deploy_setting",
-    "interface",
-    "is_enabled",
-)
 
 
 def _check_register_body(body: dict[str, Any]) -> None:
@@ -54,15 +47,28 @@ def _check_register_body(body: dict[str, Any]) -> None:
         )
 
 
-def _register_request(svc: Services, body: dict[str, Any], model_id: str) -> dict[str, Any]:
-    job = {key: body[key] for key in PASSED_THROUGH if body.get(key) is not None}
+def _register_job(svc: Services, body: dict[str, Any], model_id: str, task_id: str) -> RegisterJob:
+    connector = None
     if not body.get("connector_id"):
         inline = body["connector"]
         validate_connector(inline, standalone=False)
-        job["connector"] = rules.build_document(inline, svc.cipher, now_ms())
-    job["model_id"] = model_id
-    job["deploy"] = request.args.get("deploy", "false") == "true"
-    return job
+        connector = rules.build_document(inline, svc.cipher, now_ms())
+    setting = body.get("deploy_setting")
+    interface = body.get("interface")
+    return RegisterJob(
+        task_id=task_id,
+        model_id=model_id,
+        reply_key=svc.store.replies.new_key(),
+        name=body["name"],
+        description=body.get("description"),
+        model_group_id=body.get("model_group_id") or None,
+        connector_id=body.get("connector_id") or None,
+        connector=connector,
+        deploy_setting=None if setting is None else DeploySetting(**setting),
+        interface=None if interface is None else interface_text(interface),
+        is_enabled=body.get("is_enabled"),
+        deploy=request.args.get("deploy", "false") == "true",
+    )
 
 
 @blueprint.post("/_register")
@@ -74,7 +80,7 @@ def register() -> dict[str, Any]:
     _check_register_body(body)
     svc = services()
     model_id, task_id = new_id(), new_id()
-    job = _register_request(svc, body, model_id)  # validates an inline connector first
+    job = _register_job(svc, body, model_id, task_id)  # validates an inline connector first
     cluster = svc.cluster()
     require_eligible(
         svc.nodes(),
@@ -82,9 +88,9 @@ def register() -> dict[str, Any]:
         ttl_s=svc.settings.node_ttl_s,
         message="no eligible node found",
     )
-    svc.store.put(TASK, task_id, new_task("REGISTER_MODEL", is_async=False))
-    svc.store.mark_active(task_id)
-    jobs.register(svc, task_id, job, only_ml=cluster.only_run_on_ml_node)
+    svc.store.tasks.put(task_id, new_task(MLTaskType.REGISTER_MODEL, is_async=False))
+    svc.store.active_tasks.add(task_id)
+    jobs.register(svc, job, only_ml=cluster.only_run_on_ml_node)
     return {"task_id": task_id, "status": "CREATED", "model_id": model_id}
 
 
@@ -92,27 +98,27 @@ def register() -> dict[str, Any]:
 def get(model_id: str) -> dict[str, Any]:
     """Return a model without its id and without any inline credential."""
     message = f"Failed to find model with the provided model id: {model_id}"
-    return public_view(services().store.require(MODEL, model_id, message))
+    return public_view(services().store.models.require(model_id, message))
 
 
 @blueprint.route("/_search", methods=["GET", "POST"])
 def search() -> dict[str, Any]:
     """Search models (match_all)."""
-    return search_response(services().store.all(MODEL), INDEX, public_view)
+    return search_response(services().store.models.all(), INDEX, public_view)
 
 
 @blueprint.delete("/<model_id>")
 def delete(model_id: str) -> dict[str, Any]:
     """Delete a model that is not deployed."""
     store = services().store
-    model = store.require(MODEL, model_id, MISSING)
-    if model["model_state"] in ("DEPLOYED", "DEPLOYING", "PARTIALLY_DEPLOYED"):
+    model = store.models.require(model_id, MISSING)
+    if model.is_serving:
         raise StatusError(
             "Model cannot be deleted in deploying or deployed state. "
             "Try undeploy model first then delete",
             status=400,
         )
-    store.delete(MODEL, model_id)
+    store.models.delete(model_id)
     return delete_response(INDEX, model_id, found=True)
 
 
@@ -124,7 +130,7 @@ def deploy(model_id: str) -> dict[str, Any]:
     if json_body(required=False).get("node_ids"):
         raise IllegalArgumentError("Don't allow custom deployment plan")
     svc = services()
-    svc.store.require(MODEL, model_id, MISSING)
+    svc.store.models.require(model_id, MISSING)
     nodes = require_eligible(
         svc.nodes(),
         only_ml=svc.cluster().only_run_on_ml_node,
@@ -138,8 +144,8 @@ def deploy(model_id: str) -> dict[str, Any]:
 def _undeploy_all(model_ids: list[str]) -> dict[str, Any]:
     svc = services()
     for model_id in model_ids:
-        svc.store.require(MODEL, model_id, MISSING)
-    live = [str(n["id"]) for n in alive(svc.nodes(), svc.settings.node_ttl_s)]
+        svc.store.models.require(model_id, MISSING)
+    live = [n.id for n in alive(svc.nodes(), svc.settings.node_ttl_s)]
     result: dict[str, Any] = {}
     for model_id in model_ids:
         for node_id, entry in undeploy(svc.store, svc.celery, model_id, live).items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, Response
@@ -12,10 +13,12 @@ from api.routes.connectors import DISABLED
 from api.schemas import PredictSchema, load
 from api.services import Services, services
 from common.cluster_settings import ClusterSettings, effective
-from common.deployment import SERVING_STATES, start_deploy
+from common.deployment import start_deploy
 from common.errors import IllegalArgumentError, NotFoundError, StatusError
-from common.nodes import Node, require_eligible
-from common.store import Doc
+from common.messages import PredictRequest
+from common.nodes import require_eligible
+from common.queueing import role_queue
+from common.records import MLModel, Node
 
 blueprint = Blueprint("predict", __name__)
 NODE_HEADER = "X-Modelgate-Node"
@@ -23,21 +26,38 @@ AUTO_DEPLOY_GUARD_S = 10  # concurrent first predicts start one deployment, not 
 
 
 def _ensure_serving(
-    svc: Services, model_id: str, model: Doc, nodes: list[Node], cluster: ClusterSettings
+    svc: Services, model_id: str, model: MLModel, nodes: list[Node], cluster: ClusterSettings
 ) -> None:
-    if model.get("model_state") in SERVING_STATES:
+    if model.is_serving:
         return
     if not cluster.auto_deploy:
         raise IllegalArgumentError("Model not ready yet. Please deploy the model first.")
-    if (model.get("deploy_setting") or {}).get("is_auto_deploy_enabled") is False:
+    if model.deploy_setting is not None and model.deploy_setting.is_auto_deploy_enabled is False:
         raise IllegalArgumentError(
             "Auto deployment disabled for this model, please deploy model first "
             f"Model ID: {model_id}"
         )
     # The first predict deploys: the deploy jobs and this predict run side by side, and the
     # node that takes the predict loads the model itself, so this request does not wait.
-    if svc.store.claim_auto_deploy(model_id, ttl_s=AUTO_DEPLOY_GUARD_S):
+    if svc.store.deployments.claim_auto_deploy(model_id, ttl_s=AUTO_DEPLOY_GUARD_S):
         start_deploy(svc.store, svc.celery, model_id, nodes)
+
+
+def _request(
+    svc: Services, model_id: str, model: MLModel, body: dict[str, Any], cluster: ClusterSettings
+) -> PredictRequest:
+    return PredictRequest(
+        reply_key=svc.store.replies.new_key(),
+        queue=role_queue(only_ml=cluster.only_run_on_ml_node),
+        deadline=time.time() + svc.settings.predict_timeout_s,
+        model_id=model_id,
+        generation=model.last_updated_time,
+        parameters=body["parameters"],
+        action_type=body["action_type"],
+        text_docs=body.get("text_docs"),
+        trusted=list(cluster.trusted_endpoints),
+        private_ip_enabled=cluster.private_ip_enabled,
+    )
 
 
 @blueprint.post("/_plugins/_ml/models/<model_id>/_predict")
@@ -52,7 +72,7 @@ def predict(model_id: str, algorithm: str = "remote") -> Response:
     cluster = effective(persistent, transient)
     if not cluster.remote_inference_enabled:
         raise StatusError(DISABLED, status=400)
-    if model.get("is_enabled") is False:
+    if model.is_enabled is False:
         raise StatusError("Model is disabled.", status=403)
     nodes = require_eligible(
         all_nodes,
@@ -61,18 +81,9 @@ def predict(model_id: str, algorithm: str = "remote") -> Response:
         message="no eligible node to run predict request",
     )
     _ensure_serving(svc, model_id, model, nodes, cluster)
-    job: dict[str, Any] = {
-        "model_id": model_id,
-        "generation": model.get("last_updated_time", 0),
-        "parameters": body["parameters"],
-        "action_type": body["action_type"],
-        "text_docs": body.get("text_docs"),
-        "trusted": list(cluster.trusted_endpoints),
-        "private_ip_enabled": cluster.private_ip_enabled,
-    }
-    reply = jobs.predict(svc, job, only_ml=cluster.only_run_on_ml_node)
-    response = Response(reply["body"], status=200, mimetype="application/json")
-    response.headers[NODE_HEADER] = reply["node"]
-    response.headers[NODE_HEADER + "-Name"] = reply["node_name"]
-    response.headers[NODE_HEADER + "-Role"] = reply["role"]
+    reply = jobs.predict(svc, _request(svc, model_id, model, body, cluster))
+    response = Response(reply.body, status=200, mimetype="application/json")
+    response.headers[NODE_HEADER] = reply.node
+    response.headers[NODE_HEADER + "-Name"] = reply.node_name
+    response.headers[NODE_HEADER + "-Role"] = reply.role
     return response

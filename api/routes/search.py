@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import request
 
 from api.routes.body import json_body
 from common.errors import IllegalArgumentError, ParseError
-from common.store import Doc
+
+R = TypeVar("R")
 
 
 def search_response(
-    pairs: list[tuple[str, Doc]], index: str, view: Callable[[Doc], Doc]
+    pairs: list[tuple[str, R]], index: str, view: Callable[[R], dict[str, Any]]
 ) -> dict[str, Any]:
     """Answer a search body with the standard hits envelope; only match_all is supported."""
     body = json_body(required=False)

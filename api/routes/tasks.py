@@ -9,8 +9,7 @@ from flask import Blueprint
 from api.routes.search import delete_response, search_response
 from api.services import services
 from common.errors import MLCommonsError
-from common.store import TASK
-from common.tasks import reorder
+from common.records import MLTaskState, to_wire
 
 blueprint = Blueprint("tasks", __name__, url_prefix="/_plugins/_ml/tasks")
 INDEX = ".plugins-ml-task"
@@ -20,21 +19,21 @@ MISSING = "Failed to find task"
 @blueprint.get("/<task_id>")
 def get(task_id: str) -> dict[str, Any]:
     """Return a task record as ML Commons shapes it."""
-    return reorder(services().store.require(TASK, task_id, MISSING))
+    return to_wire(services().store.tasks.require(task_id, MISSING))
 
 
 @blueprint.route("/_search", methods=["GET", "POST"])
 def search() -> dict[str, Any]:
     """Search tasks (match_all)."""
-    return search_response(services().store.all(TASK), INDEX, reorder)
+    return search_response(services().store.tasks.all(), INDEX, to_wire)
 
 
 @blueprint.delete("/<task_id>")
 def delete(task_id: str) -> dict[str, Any]:
     """Delete a task that is not running."""
     store = services().store
-    task = store.require(TASK, task_id, MISSING)
-    if task["state"] == "RUNNING":
+    task = store.tasks.require(task_id, MISSING)
+    if task.state == MLTaskState.RUNNING:
         raise MLCommonsError("Task cannot be deleted in running state. Try after some time.")
-    store.delete(TASK, task_id)
+    store.tasks.delete(task_id)
     return delete_response(INDEX, task_id, found=True)

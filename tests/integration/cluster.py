@@ -128,9 +128,9 @@ class Cluster:
         return str(wait_for(lambda: self.node_id(name), 30, f"node {name} heartbeat"))
 
     def node_id(self, name: str) -> str | None:
-        for node in self.store.nodes():
-            if node["name"] == name and time.time() - node["last_seen"] < 2:
-                return str(node["id"])
+        for node in self.store.nodes.all():
+            if node.name == name and time.time() - node.last_seen < 2:
+                return node.id
         return None
 
     def kill_node(self, name: str) -> None:

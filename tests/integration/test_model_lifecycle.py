@@ -148,10 +148,8 @@ def test_register_failures(gw: Cluster, mock: MockUpstream) -> None:
     )
     assert missing_connector.status_code == 404
     assert missing_connector.json()["error"]["reason"] == "Failed to find connector:nope"
-    failed = [
-        t for _, t in gw.store.all("task") if t.get("error") == "Failed to find connector:nope"
-    ]
-    assert failed and all(t["state"] == "FAILED" for t in failed)
+    failed = [t for _, t in gw.store.tasks.all() if t.error == "Failed to find connector:nope"]
+    assert failed and all(t.state == "FAILED" for t in failed)
     missing_group = gw.call(
         "POST",
         "/_plugins/_ml/models/_register",

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from common.records import FunctionName, MLTask, MLTaskState, MLTaskType
 from tests.integration.cluster import LOOPBACK_TRUSTED, Cluster, MockUpstream, wait_for
 from tools.embedded_redis import EmbeddedRedis
 
@@ -76,17 +77,17 @@ def test_job_of_killed_worker_is_redelivered(lone: Cluster, crash_mock: MockUpst
 def test_running_task_of_dead_node_is_failed(lone: Cluster) -> None:
     store = lone.store
     task_id = f"ghost-{uuid.uuid4().hex[:8]}"
-    task = {
-        "task_type": "REGISTER_MODEL",
-        "function_name": "REMOTE",
-        "state": "RUNNING",
-        "worker_node": ["long-gone-node"],
-        "create_time": 1,
-        "last_update_time": 1,
-        "is_async": False,
-    }
-    store.put("task", task_id, task)
-    store.redis.zadd(store.key("task", "active"), {task_id: time.time() - 60})
+    task = MLTask(
+        task_type=MLTaskType.REGISTER_MODEL,
+        function_name=FunctionName.REMOTE,
+        state=MLTaskState.RUNNING,
+        worker_node=["long-gone-node"],
+        create_time=1,
+        last_update_time=1,
+        is_async=False,
+    )
+    store.tasks.put(task_id, task)
+    store.redis.zadd(store.active_tasks.key, {task_id: time.time() - 60})
     if not lone.nodes:
         lone.start_node("ml", "sweeper")
 

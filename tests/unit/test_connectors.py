@@ -13,6 +13,7 @@ from common.cluster_settings import DEFAULT_TRUSTED_ENDPOINTS
 from common.crypto import CredentialCipher
 from common.endpoints import UNTRUSTED, is_private_address, is_trusted, require_trusted
 from common.errors import IllegalArgumentError
+from common.records import to_wire
 
 TRUSTED = tuple(DEFAULT_TRUSTED_ENDPOINTS)
 KEY = base64.b64encode(bytes(range(32))).decode("ascii")
@@ -248,9 +249,14 @@ def test_check_access_fields_allowed(extra):
 # build_document
 
 
+def _document(body, cipher, stamp):
+    """The stored connector as its wire JSON (what Redis holds and GET shows)."""
+    return to_wire(rules.build_document(body, cipher, stamp))
+
+
 def test_build_document_shapes_the_stored_connector():
     cipher = CredentialCipher(KEY)
-    doc = rules.build_document(_http_body(description="d"), cipher, 1700000000000)
+    doc = _document(_http_body(description="d"), cipher, 1700000000000)
     assert list(doc) == [
         "name",
         "version",
@@ -283,7 +289,7 @@ def test_build_document_shapes_the_stored_connector():
 
 def test_build_document_encrypts_credentials():
     cipher = CredentialCipher(KEY)
-    doc = rules.build_document(_http_body(credential={"a": "sk-secret", "n": 5}), cipher, 1)
+    doc = _document(_http_body(credential={"a": "sk-secret", "n": 5}), cipher, 1)
     assert set(doc["credential"]) == {"a", "n"}
     assert "sk-secret" not in str(doc)
     assert cipher.decrypt(doc["credential"]) == {"a": "sk-secret", "n": "5"}
@@ -293,29 +299,26 @@ def test_build_document_encrypts_credentials():
     ("version", "text"), [(1, "1"), ("2.0", "2.0"), (1.5, "1.5"), (True, "true")]
 )
 def test_build_document_version_is_text(version, text):
-    assert (
-        rules.build_document(_http_body(version=version), CredentialCipher(KEY), 1)["version"]
-        == text
-    )
+    assert _document(_http_body(version=version), CredentialCipher(KEY), 1)["version"] == text
 
 
 @pytest.mark.parametrize("action_type", ["predict", "Predict", "batch_predict", "EXECUTE"])
 def test_build_document_upper_cases_action_type(action_type):
     body = _http_body()
     body["actions"][0]["action_type"] = action_type
-    doc = rules.build_document(body, CredentialCipher(KEY), 1)
+    doc = _document(body, CredentialCipher(KEY), 1)
     assert doc["actions"][0]["action_type"] == action_type.upper()
 
 
 def test_build_document_drops_absent_optional_action_fields():
     action = {"action_type": "predict", "method": "GET", "url": "https://u", "headers": None}
-    doc = rules.build_document(_http_body(actions=[action]), CredentialCipher(KEY), 1)
+    doc = _document(_http_body(actions=[action]), CredentialCipher(KEY), 1)
     assert doc["actions"] == [{"action_type": "PREDICT", "method": "GET", "url": "https://u"}]
 
 
 def test_build_document_fills_client_config_defaults_when_given():
     body = _http_body(client_config={"max_connection": 5, "read_timeout": 9})
-    doc = rules.build_document(body, CredentialCipher(KEY), 1)
+    doc = _document(body, CredentialCipher(KEY), 1)
     assert list(doc)[-1] == "client_config"
     assert doc["client_config"] == {
         "max_connection": 5,
@@ -330,13 +333,22 @@ def test_build_document_fills_client_config_defaults_when_given():
 
 
 def test_build_document_empty_client_config_gets_all_defaults():
-    doc = rules.build_document(_http_body(client_config={}), CredentialCipher(KEY), 1)
-    assert doc["client_config"] == rules.CLIENT_CONFIG_DEFAULTS
+    doc = _document(_http_body(client_config={}), CredentialCipher(KEY), 1)
+    assert doc["client_config"] == {
+        "max_connection": 30,
+        "connection_timeout": 30,
+        "read_timeout": 30,
+        "retry_backoff_millis": 200,
+        "retry_timeout_seconds": 30,
+        "max_retry_times": 0,
+        "retry_backoff_policy": "constant",
+        "skip_ssl_verification": False,
+    }
 
 
 def test_build_document_inline_connector_without_name_or_version():
     body = {"protocol": "http", "actions": []}
-    doc = rules.build_document(body, CredentialCipher(KEY), 1)
+    doc = _document(body, CredentialCipher(KEY), 1)
     assert "name" not in doc
     assert "version" not in doc
     assert "description" not in doc
@@ -347,7 +359,7 @@ def test_build_document_inline_connector_without_name_or_version():
 def test_build_document_does_not_change_the_body():
     body = _http_body(client_config={"max_connection": 5})
     before = copy.deepcopy(body)
-    rules.build_document(body, CredentialCipher(KEY), 1)
+    _document(body, CredentialCipher(KEY), 1)
     assert body == before
 
 
@@ -355,8 +367,9 @@ def test_build_document_does_not_change_the_body():
 
 
 def test_public_view_drops_only_the_credential():
-    doc = rules.build_document(_http_body(), CredentialCipher(KEY), 1)
-    view = rules.public_view(doc)
+    connector = rules.build_document(_http_body(), CredentialCipher(KEY), 1)
+    doc = to_wire(connector)
+    view = rules.public_view(connector)
     assert "credential" not in view
     assert view == {k: v for k, v in doc.items() if k != "credential"}
     assert "credential" in doc

@@ -27,6 +27,7 @@ from common.errors import (
     RemoteTransportError,
     StatusError,
 )
+from common.messages import PredictReply
 from common.settings import Settings
 
 SECRET = "secret-token-123"
@@ -125,6 +126,14 @@ def _raiser(error: BaseException) -> Callable[[], Any]:
     return view
 
 
+def _error_from_queue(info: bytes) -> MLCommonsError:
+    """An error as a worker's predict reply carries it back to the API."""
+    raw = b'{"node":"n","node_name":"ml-1","role":"ml","error":' + info + b"}"
+    error = PredictReply.decode(raw).error
+    assert error is not None
+    return error.to_error()
+
+
 ERRORS: dict[str, tuple[BaseException, int, str, str]] = {
     "not_found": (
         NotFoundError("Failed to find model"),
@@ -151,8 +160,8 @@ ERRORS: dict[str, tuple[BaseException, int, str, str]] = {
     "node": (NodeUnavailableError("no node"), 400, "illegal_argument_exception", "no node"),
     "timeout": (GatewayTimeoutError("no answer"), 504, "status_exception", "no answer"),
     "base": (MLCommonsError("plain"), 500, "exception", "plain"),
-    "from_dict": (
-        MLCommonsError.from_dict({"type": "m_l_exception", "reason": "r", "status": 418}),
+    "from_queue": (
+        _error_from_queue(b'{"type":"m_l_exception","reason":"r","status":418}'),
         418,
         "m_l_exception",
         "r",

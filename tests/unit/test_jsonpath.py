@@ -10,7 +10,13 @@ import pytest
 from common.errors import IllegalArgumentError
 from workers.remote.http import Answer
 from workers.remote.jsonpath import MISSING, query
-from workers.remote.outcome import to_inference_results
+from workers.remote.outcome import inference_result, inference_results_body
+
+
+def to_inference_results(answer: Answer, **shaping: Any) -> str:
+    """The predict body for one remote answer, as workers/predict.py builds it."""
+    return inference_results_body([inference_result(answer, **shaping)])
+
 
 DOC = {
     "data": [{"embedding": [1, 2]}, {"embedding": [3, 4]}],

@@ -8,10 +8,17 @@ from typing import Any
 import pytest
 
 from common.errors import IllegalArgumentError, RemoteModelError
+from common.records import Connector, from_wire
 from workers.model_cache import PreparedModel
 from workers.remote.connector import build_request, find_action
 from workers.remote.http import Answer
-from workers.remote.outcome import to_inference_results
+from workers.remote.outcome import inference_result, inference_results_body
+
+
+def to_inference_results(answer: Answer, **shaping: Any) -> str:
+    """The predict body for one remote answer, as workers/predict.py builds it."""
+    return inference_results_body([inference_result(answer, **shaping)])
+
 
 # to_inference_results (spec 8.6, 8.7)
 
@@ -114,9 +121,16 @@ def _model(
         connector["client_config"] = client_config
     return PreparedModel(
         generation=1,
-        connector=connector,
+        connector=_connector(connector),
         credential={"key": "sk-secret"} if credential is None else credential,
     )
+
+
+def _connector(wire: dict[str, Any]) -> Connector:
+    """Build the typed connector; action types are stored upper-case, as build_document does."""
+    actions = [{**a, "action_type": a["action_type"].upper()} for a in wire["actions"]]
+    defaults = {"protocol": "http", "parameters": {}, "credential": {}}
+    return from_wire({**defaults, **wire, "actions": actions}, Connector)
 
 
 def _action(**overrides: Any) -> dict[str, Any]:
@@ -238,9 +252,11 @@ def test_no_predict_action():
 
 
 def test_find_action_picks_the_requested_type_case_insensitively():
-    connector = {"actions": [_action(action_type="execute", url="u1"), _action(url="u2")]}
-    assert find_action(connector, "predict")["url"] == "u2"
-    assert find_action(connector, "Execute")["url"] == "u1"
+    connector = _connector(
+        {"actions": [_action(action_type="execute", url="u1"), _action(url="u2")]}
+    )
+    assert find_action(connector, "predict").url == "u2"
+    assert find_action(connector, "Execute").url == "u1"
     with pytest.raises(IllegalArgumentError, match="^no BATCH_PREDICT action found$"):
         find_action(connector, "batch_predict")
 

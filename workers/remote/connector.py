@@ -5,12 +5,11 @@ from __future__ import annotations
 import codecs
 import random
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from common import templating as tpl
-from common.connectors import CLIENT_CONFIG_DEFAULTS
 from common.errors import IllegalArgumentError
+from common.records import ClientConfig, Connector, ConnectorAction, ConnectorProtocol, FreeForm
 from workers.model_cache import PreparedModel
 from workers.remote.sigv4 import sign_request
 
@@ -30,15 +29,15 @@ class RetryPolicy:
     policy: str
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> RetryPolicy | None:
+    def from_config(cls, config: ClientConfig) -> RetryPolicy | None:
         """Return the policy, or None when max_retry_times is 0 (the default: no retry)."""
-        if int(config["max_retry_times"]) == 0:
+        if config.max_retry_times == 0:
             return None
         return cls(
-            int(config["max_retry_times"]),
-            float(config["retry_backoff_millis"]) / 1000,
-            float(config["retry_timeout_seconds"]),
-            str(config["retry_backoff_policy"]),
+            config.max_retry_times,
+            config.retry_backoff_millis / 1000,
+            float(config.retry_timeout_seconds),
+            config.retry_backoff_policy,
         )
 
     def delay(self, attempt: int) -> float:
@@ -74,44 +73,43 @@ class Outbound:
         return f"Outbound({self.method} {self.url})"
 
 
-def find_action(connector: dict[str, Any], action_type: str) -> dict[str, Any]:
+def find_action(connector: Connector, action_type: str) -> ConnectorAction:
     """Return the connector's action of that type, or ML Commons' 400."""
-    wanted = action_type.upper()
-    for action in connector.get("actions") or []:
-        if str(action.get("action_type", "")).upper() == wanted:
-            return dict(action)
-    raise IllegalArgumentError(f"no {wanted} action found")
+    action = connector.action(action_type)
+    if action is None:
+        raise IllegalArgumentError(f"no {action_type.upper()} action found")
+    return action
 
 
-def build_request(model: PreparedModel, parameters: dict[str, Any], action_type: str) -> Outbound:
+def build_request(model: PreparedModel, parameters: FreeForm, action_type: str) -> Outbound:
     """Merge parameters, fill url/headers/body templates, sign when the protocol says so."""
     connector, credential = model.connector, model.credential
     action = find_action(connector, action_type)
-    base: dict[str, str | None] = dict(connector.get("parameters") or {})
+    base = dict(connector.parameters)
     request_params = tpl.stringify_parameters(parameters)
     raw = {**base, **request_params}
     escaped = {**base, **tpl.escape_request_parameters(request_params)}
-    body = _body(action.get("request_body"), escaped, credential)
-    method = str(action["method"]).upper()
+    body = _body(action.request_body, escaped, credential)
+    method = action.method.upper()
     if method == "POST" and not body:
         raise IllegalArgumentError("Content length is 0. Aborting request to remote model")
-    url = _url(action["url"], raw, credential)
-    headers = tpl.render_headers(action.get("headers") or {}, raw, credential)
+    url = _url(action.url, raw, credential)
+    headers = tpl.render_headers(action.headers or {}, raw, credential)
     if not any(name.lower() == "content-type" for name in headers):
         headers["Content-Type"] = "application/json"
     payload = None if body is None else body.encode(_charset(raw.get("charset")))
-    if connector.get("protocol") == "aws_sigv4":
+    if connector.protocol == ConnectorProtocol.AWS_SIGV4:
         headers = _sign(method, url, headers, payload or b"", connector, credential)
-    config = {**CLIENT_CONFIG_DEFAULTS, **(connector.get("client_config") or {})}
+    config = connector.client_config or ClientConfig()
     return Outbound(
         method,
         url,
         headers,
         payload,
-        float(config["connection_timeout"]),
-        float(config["read_timeout"]),
+        float(config.connection_timeout),
+        float(config.read_timeout),
         response_filter=raw.get("response_filter"),
-        post_process=action.get("post_process_function"),
+        post_process=action.post_process_function,
         retry=RetryPolicy.from_config(config),
     )
 
@@ -157,10 +155,10 @@ def _sign(
     url: str,
     headers: dict[str, str],
     body: bytes,
-    connector: dict[str, Any],
+    connector: Connector,
     credential: dict[str, str],
 ) -> dict[str, str]:
-    params = connector.get("parameters") or {}
+    params = connector.parameters
     region = params.get("region") or credential.get("region")
     service = params.get("service_name") or credential.get("service_name")
     if not region or not service:

@@ -1,7 +1,9 @@
-"""One asyncio loop and one aiohttp ClientSession per worker process, shared by all jobs.
+"""One asyncio loop and one aiohttp ClientSession per worker process, shared by all requests.
 
-Celery runs jobs on threads; each hands its coroutine to the loop thread and waits.
-aiohttp errors are translated here into RemoteTransportError; nothing above sees aiohttp.
+The loop runs on a thread of its own. The predict consumer's coroutines run on it directly;
+code on other threads (the worker's start-up and shutdown) hands coroutines over with run().
+aiohttp errors are translated here into RemoteTransportError; nothing above sees aiohttp, and
+every connection's addresses pass the private-address check at connect time (GuardedResolver).
 """
 
 from __future__ import annotations

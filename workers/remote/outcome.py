@@ -36,12 +36,9 @@ DATA_TYPES = ("INT8", "UINT8", "UBINARY", "BINARY", "FLOAT16", "FLOAT64", "FLOAT
 NOT_EMBEDDINGS = "The embedding should be a non-empty List containing List of Float values."
 
 
-def to_inference_results(
-    answer: Answer, *, response_filter: str | None = None, post_process: str | None = None
-) -> str:
-    """Return the predict response body (JSON text) for one remote answer."""
-    result = inference_result(answer, response_filter=response_filter, post_process=post_process)
-    return json.dumps({"inference_results": [result]}, ensure_ascii=False, separators=(",", ":"))
+def inference_results_body(results: list[dict[str, Any]]) -> str:
+    """Return the predict response body: compact JSON, key order and non-ASCII kept."""
+    return json.dumps({"inference_results": results}, ensure_ascii=False, separators=(",", ":"))
 
 
 def inference_result(

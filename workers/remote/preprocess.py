@@ -8,9 +8,9 @@ per document with "inputText". input_docs_processed_step_size splits documents i
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from common.errors import IllegalArgumentError
+from common.records import FreeForm
 
 LIST_KEYS = {
     None: "input",
@@ -22,8 +22,8 @@ PER_DOCUMENT = {"connector.pre_process.bedrock.embedding": "inputText"}
 
 
 def parameter_sets(
-    function: str | None, docs: list[str], connector_params: dict[str, Any]
-) -> list[dict[str, Any]]:
+    function: str | None, docs: list[str], connector_params: dict[str, str | None]
+) -> list[FreeForm]:
     """Return one parameters mapping per remote request the documents need."""
     if function in PER_DOCUMENT:
         return [{PER_DOCUMENT[function]: doc} for doc in docs]
@@ -35,7 +35,7 @@ def parameter_sets(
     ]
 
 
-def _chunks(docs: list[str], connector_params: dict[str, Any]) -> list[list[str]]:
+def _chunks(docs: list[str], connector_params: dict[str, str | None]) -> list[list[str]]:
     raw = connector_params.get("input_docs_processed_step_size")
     if raw is None:
         return [docs]

@@ -1,0 +1,135 @@
+"""Every message that crosses a process boundary, with its one encode and one decode.
+
+Lifecycle jobs travel as Celery task arguments (the JSON text of the message), predict
+requests and replies on Redis lists. Each message carries `v`, its format version: a
+process refuses a message newer than it understands instead of misreading it, so a rolling
+upgrade can run old and new nodes side by side.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import msgspec
+
+from common.errors import MLCommonsError
+from common.records import Connector, DeploySetting, FreeForm
+
+MESSAGE_VERSION = 1
+M = TypeVar("M", bound="Message")
+
+
+class MessageError(MLCommonsError):
+    """A message could not be read: malformed, or written by a newer version."""
+
+
+class Message(msgspec.Struct, kw_only=True, frozen=True):
+    """Base of every cross-process message."""
+
+    v: int = MESSAGE_VERSION
+
+    def encode(self) -> bytes:
+        """Return the message as JSON bytes."""
+        return _ENCODER.encode(self)
+
+    def text(self) -> str:
+        """Return the message as JSON text (Celery's JSON serializer carries text)."""
+        return self.encode().decode()
+
+    @classmethod
+    def decode(cls: type[M], raw: str | bytes) -> M:
+        """Read a message of this class; raise MessageError if malformed or too new."""
+        try:
+            message = msgspec.json.decode(raw, type=cls)
+        except msgspec.DecodeError as error:
+            raise MessageError(f"Unreadable {cls.__name__} message: {error}") from None
+        if message.v > MESSAGE_VERSION:
+            raise MessageError(
+                f"{cls.__name__} message version {message.v} is newer than this node "
+                f"understands ({MESSAGE_VERSION})"
+            )
+        return message
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+class ErrorInfo(msgspec.Struct, frozen=True):
+    """An MLCommonsError as it crosses a queue: enough to answer the client the same way."""
+
+    type: str
+    reason: str
+    status: int
+
+    @classmethod
+    def of(cls, error: MLCommonsError) -> ErrorInfo:
+        """Capture an error for sending."""
+        return cls(type=error.error_type, reason=error.reason, status=error.status)
+
+    def to_error(self) -> MLCommonsError:
+        """Rebuild the error on the receiving side."""
+        error = MLCommonsError(self.reason, status=self.status)
+        error.error_type = self.type
+        return error
+
+
+class RegisterJob(Message, kw_only=True, frozen=True):
+    """API -> a node's Celery worker: register one remote model."""
+
+    task_id: str
+    model_id: str
+    reply_key: str
+    name: str
+    description: str | None = None
+    model_group_id: str | None = None
+    connector_id: str | None = None
+    connector: Connector | None = None
+    deploy_setting: DeploySetting | None = None
+    interface: dict[str, str] | None = None
+    is_enabled: bool | None = None
+    deploy: bool = False
+
+
+class DeployJob(Message, kw_only=True, frozen=True):
+    """API or worker -> one node's own queue: load a model for a deploy task."""
+
+    task_id: str
+    model_id: str
+
+
+class UndeployJob(Message, kw_only=True, frozen=True):
+    """API -> one node's own queue: drop a model from memory."""
+
+    model_id: str
+
+
+class JobReply(Message, kw_only=True, frozen=True):
+    """Worker -> the API call waiting on a lifecycle job: the model id, or the error."""
+
+    model_id: str | None = None
+    error: ErrorInfo | None = None
+
+
+class PredictRequest(Message, kw_only=True, frozen=True):
+    """API -> the predict list of the eligible nodes: one prediction to run."""
+
+    reply_key: str
+    queue: str
+    deadline: float  # epoch seconds; past it the API has stopped waiting
+    model_id: str
+    generation: int  # the model record's last_updated_time the API saw
+    parameters: FreeForm
+    action_type: str = "predict"
+    text_docs: list[str] | None = None
+    trusted: list[str]
+    private_ip_enabled: bool
+
+
+class PredictReply(Message, kw_only=True, frozen=True):
+    """Node -> the waiting API request: the inference_results body or the error, and who served."""
+
+    node: str
+    node_name: str
+    role: str
+    body: str | None = None
+    error: ErrorInfo | None = None

@@ -1,0 +1,42 @@
+"""The node table: worker nodes' heartbeats and the stable id of each node name."""
+
+from __future__ import annotations
+
+from common.records import Node, from_json, to_json
+from common.stores.connection import Redis
+from common.stores.keys import KeyBuilder
+
+
+class NodeTable:
+    """`<prefix>:nodes` (id -> Node JSON) and `<prefix>:node_ids` (name -> id)."""
+
+    def __init__(self, redis: Redis, keys: KeyBuilder) -> None:
+        self._redis = redis
+        self.key = keys.key("nodes")
+        self._ids = keys.key("node_ids")
+
+    def id_for(self, name: str, new_id: str) -> str:
+        """Return the stable node id of a node name, minting new_id on first sight."""
+        self._redis.hsetnx(self._ids, name, new_id)
+        return str(self._redis.hget(self._ids, name))
+
+    def known_ids(self) -> list[str]:
+        """Return the id of every node name ever seen."""
+        return list(self._redis.hvals(self._ids))
+
+    def beat(self, node: Node) -> None:
+        """Record a node's heartbeat."""
+        self._redis.hset(self.key, node.id, to_json(node))
+
+    def forget(self, node_id: str) -> None:
+        """Remove a node that is shutting down."""
+        self._redis.hdel(self.key, node_id)
+
+    def all(self) -> list[Node]:
+        """Return every node that has announced itself, alive or not."""
+        return decode_nodes(self._redis.hgetall(self.key))
+
+
+def decode_nodes(raw: dict[str, str]) -> list[Node]:
+    """Decode the node table's hash, ordered by node name."""
+    return sorted((from_json(v, Node) for v in raw.values()), key=lambda n: n.name)

@@ -1,0 +1,108 @@
+"""The store against a real Redis: keys under one prefix, typed records, the reply rule."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from msgspec import structs
+
+from common.errors import NotFoundError
+from common.messages import JobReply, PredictReply, PredictRequest
+from common.records import MLTaskState, MLTaskType
+from common.settings import Settings
+from common.store import Store, connect, connect_for_blocking
+from common.tasks import new_task, set_state
+from tools.embedded_redis import EmbeddedRedis
+
+
+@pytest.fixture
+def store(redis_server: EmbeddedRedis) -> Iterator[Store]:
+    prefix = f"st{uuid.uuid4().hex[:8]}"
+    settings = Settings(redis_url=redis_server.url, key_prefix=prefix, predict_timeout_s=7)
+    client = connect(redis_server.url)
+    yield Store(
+        client,
+        prefix,
+        blocking=connect_for_blocking(redis_server.url),
+        reply_ttl_s=settings.reply_ttl_s,
+    )
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+
+
+def _request(store: Store, queue: str = "ml") -> PredictRequest:
+    return PredictRequest(
+        reply_key=store.replies.new_key(),
+        queue=queue,
+        deadline=time.time() + 5,
+        model_id="m",
+        generation=1,
+        parameters={"prompt": "hi"},
+        trusted=[],
+        private_ip_enabled=False,
+    )
+
+
+def test_every_concept_writes_under_the_prefix(store: Store):
+    task = new_task(MLTaskType.REGISTER_MODEL, is_async=False)
+    store.tasks.put("t1", task)
+    store.active_tasks.add("t1")
+    store.group_names.claim("g", "g1")
+    store.group_names.next_version("g1")
+    store.cluster_settings.write("persistent", {"plugins.ml_commons.only_run_on_ml_node": False})
+    store.nodes.id_for("ml-1", "n1")
+    store.deployments.add_holder("m", "n1")
+    store.deployments.record_result("t1", "n1", None)
+    store.predicts.push(_request(store))
+    store.replies.push(store.replies.new_key(), JobReply(model_id="m"))
+    store.master_key.get_or_create("k")
+    keys = set(store.redis.scan_iter("*"))
+    mine = {k for k in keys if k.startswith(store.keys.prefix + ":")}
+    assert len(mine) >= 12
+    assert all(k.split(":")[0] == store.keys.prefix for k in mine)
+
+
+def test_reply_has_one_ttl_rule_and_a_typed_wait(store: Store):
+    key = store.replies.new_key()
+    store.replies.push(key, JobReply(model_id="m1"))
+    assert 0 < store.redis.ttl(key) <= 7 + 5
+    assert store.replies.wait(key, JobReply, 1.0) == JobReply(model_id="m1")
+    assert store.replies.wait(key, JobReply, 0.2) is None  # answered once, then gone
+
+
+def test_a_wait_wakes_on_a_reply_pushed_later(store: Store):
+    key = store.replies.new_key()
+    reply = PredictReply(node="n", node_name="ml-1", role="ml", body="{}")
+    timer = threading.Timer(0.2, store.replies.push, args=(key, reply))
+    timer.start()
+    started = time.monotonic()
+    assert store.replies.wait(key, PredictReply, 5.0) == reply
+    assert time.monotonic() - started < 2.0
+    timer.join()
+
+
+def test_record_update_and_delete(store: Store):
+    store.tasks.put("t", new_task(MLTaskType.REGISTER_MODEL, is_async=False))
+    store.active_tasks.add("t")
+    done = set_state(store, "t", MLTaskState.COMPLETED, model_id="m")
+    assert store.tasks.get("t") == done and done.model_id == "m"
+    assert "t" not in store.active_tasks.older_than(-60)
+    unchanged = store.tasks.update("t", lambda task: None)
+    assert unchanged == done
+    assert store.tasks.delete("t") and not store.tasks.delete("t")
+    with pytest.raises(NotFoundError):
+        store.tasks.update("t", lambda task: structs.replace(task, error="x"))
+
+
+def test_requeue_puts_readable_requests_back_and_drops_unreadable_ones(store: Store):
+    inflight = store.predicts.inflight_key("dead-node")
+    good = _request(store, queue="ml_or_data")
+    store.redis.rpush(inflight, good.encode(), "not a request", '{"v":99}')
+    assert store.predicts.requeue_inflight("dead-node") == 1
+    assert store.redis.llen(inflight) == 0
+    queued = store.redis.lrange(store.predicts.queue_key("ml_or_data"), 0, -1)
+    assert [PredictRequest.decode(raw) for raw in queued] == [good]

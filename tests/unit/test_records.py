@@ -1,0 +1,229 @@
+"""Tests for common.records: wire shapes, round trips, and records written by earlier versions."""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+import pytest
+from msgspec import structs
+
+from common.records import (
+    ClientConfig,
+    Connector,
+    ConnectorAction,
+    FunctionName,
+    MLModel,
+    MLModelState,
+    MLTask,
+    MLTaskState,
+    MLTaskType,
+    ModelGroup,
+    Node,
+    NodeRole,
+    from_json,
+    to_json,
+    to_wire,
+)
+from common.tasks import new_task
+
+
+def _model(**changes: object) -> MLModel:
+    model = MLModel(
+        name="gpt",
+        model_group_id="g1",
+        algorithm=FunctionName.REMOTE,
+        model_version="1",
+        model_state=MLModelState.REGISTERED,
+        created_time=10,
+        last_updated_time=10,
+        last_registered_time=10,
+        is_hidden=False,
+        connector_id="c1",
+    )
+    return structs.replace(model, **changes)
+
+
+def test_model_wire_leaves_unset_fields_out_but_always_shows_the_fixed_ones():
+    assert to_wire(_model()) == {
+        "name": "gpt",
+        "model_group_id": "g1",
+        "algorithm": "REMOTE",
+        "model_version": "1",
+        "model_state": "REGISTERED",
+        "created_time": 10,
+        "last_updated_time": 10,
+        "last_registered_time": 10,
+        "is_hidden": False,
+        "connector_id": "c1",
+    }
+
+
+def test_undeployed_model_shows_its_emptied_plan():
+    wire = to_wire(
+        _model(
+            model_state=MLModelState.UNDEPLOYED,
+            planning_worker_nodes=[],
+            planning_worker_node_count=0,
+            current_worker_node_count=0,
+        )
+    )
+    assert wire["planning_worker_nodes"] == []
+    assert wire["planning_worker_node_count"] == wire["current_worker_node_count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("state", "serving"),
+    [
+        (MLModelState.DEPLOYED, True),
+        (MLModelState.PARTIALLY_DEPLOYED, True),
+        (MLModelState.DEPLOYING, True),
+        (MLModelState.LOADED, True),
+        (MLModelState.REGISTERED, False),
+        (MLModelState.UNDEPLOYED, False),
+        (MLModelState.DEPLOY_FAILED, False),
+    ],
+)
+def test_serving_states(state, serving):
+    assert _model(model_state=state).is_serving is serving
+
+
+def test_task_puts_model_id_first_and_keeps_is_async_last():
+    task = new_task(MLTaskType.DEPLOY_MODEL, is_async=True, model_id="m1", worker_node=["n1"])
+    wire = to_wire(task)
+    assert list(wire) == [
+        "model_id",
+        "task_type",
+        "function_name",
+        "state",
+        "worker_node",
+        "create_time",
+        "last_update_time",
+        "is_async",
+    ]
+    assert wire["state"] == "CREATED" and wire["worker_node"] == ["n1"]
+
+
+def test_register_task_without_model_id_or_error_omits_them():
+    wire = to_wire(new_task(MLTaskType.REGISTER_MODEL, is_async=False))
+    assert "model_id" not in wire and "error" not in wire
+    assert wire["worker_node"] == [] and wire["is_async"] is False
+
+
+@pytest.mark.parametrize(
+    ("state", "final"),
+    [
+        (MLTaskState.CREATED, False),
+        (MLTaskState.RUNNING, False),
+        (MLTaskState.COMPLETED, True),
+        (MLTaskState.FAILED, True),
+        (MLTaskState.COMPLETED_WITH_ERROR, True),
+        (MLTaskState.CANCELLED, True),
+    ],
+)
+def test_task_finality(state, final):
+    task = structs.replace(new_task(MLTaskType.REGISTER_MODEL, is_async=False), state=state)
+    assert task.is_final is final
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        _model(),
+        new_task(MLTaskType.REGISTER_MODEL, is_async=False),
+        ModelGroup(
+            name="g", latest_version=3, access="public", created_time=1, last_updated_time=2
+        ),
+        Node(id="n", name="ml-1", role=NodeRole.ML, host="h", pid=1, started=1.5, last_seen=2.5),
+        Connector(
+            protocol="http",
+            parameters={"a": "1", "b": None},
+            credential={"k": "sealed"},
+            actions=[ConnectorAction(action_type="PREDICT", method="POST", url="http://u")],
+            client_config=ClientConfig(read_timeout=3),
+        ),
+    ],
+    ids=["model", "task", "group", "node", "connector"],
+)
+def test_round_trip_is_exact(record):
+    assert from_json(to_json(record), type(record)) == record
+
+
+def test_model_stored_by_the_untyped_version_still_reads():
+    # The JSON main wrote before records were typed: dict order and extra fields of its own.
+    stored = json.dumps(
+        {
+            "name": "gpt",
+            "model_group_id": "g1",
+            "algorithm": "REMOTE",
+            "model_version": "2",
+            "description": "d",
+            "model_state": "DEPLOYED",
+            "created_time": 1,
+            "last_updated_time": 2,
+            "last_registered_time": 1,
+            "is_hidden": False,
+            "deploy_setting": {"is_auto_deploy_enabled": False},
+            "interface": {"input": "{}"},
+            "connector": {
+                "protocol": "aws_sigv4",
+                "parameters": {"region": "us-east-1"},
+                "credential": {"access_key": "sealed"},
+                "actions": [{"action_type": "PREDICT", "method": "POST", "url": "https://x"}],
+                "created_time": 1,
+                "last_updated_time": 1,
+            },
+            "planning_worker_nodes": ["n1"],
+            "deploy_to_all_nodes": True,
+            "some_future_field": 1,
+        }
+    )
+    model = from_json(stored, MLModel)
+    assert model.model_state is MLModelState.DEPLOYED and model.is_serving
+    assert model.deploy_setting is not None
+    assert model.deploy_setting.is_auto_deploy_enabled is False
+    assert model.connector is not None and model.connector.protocol == "aws_sigv4"
+    assert model.connector.action("predict") is not None
+    assert "some_future_field" not in to_wire(model)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("model_state", "HALF_DEPLOYED"),
+        ("model_version", 2),
+        ("created_time", "yesterday"),
+        ("is_hidden", "no"),
+    ],
+)
+def test_a_corrupt_record_is_refused_not_misread(field, value):
+    stored = to_wire(_model())
+    stored[field] = value
+    with pytest.raises(msgspec.ValidationError):
+        from_json(json.dumps(stored), MLModel)
+
+
+def test_records_are_immutable():
+    with pytest.raises(AttributeError):
+        _model().name = "other"  # type: ignore[misc]
+
+
+def test_connector_action_lookup_ignores_case():
+    connector = Connector(
+        protocol="http",
+        parameters={},
+        credential={},
+        actions=[
+            ConnectorAction(action_type="EXECUTE", method="POST", url="u1"),
+            ConnectorAction(action_type="PREDICT", method="POST", url="u2"),
+        ],
+    )
+    found = connector.action("predict")
+    assert found is not None and found.url == "u2"
+    assert connector.action("batch_predict") is None
+
+
+def test_a_task_record_with_a_new_state_is_refused():
+    wire = to_wire(new_task(MLTaskType.REGISTER_MODEL, is_async=False))
+    with pytest.raises(msgspec.ValidationError):
+        from_json(json.dumps({**wire, "state": "PAUSED"}), MLTask)
