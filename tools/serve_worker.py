@@ -1,18 +1,16 @@
-"""`modelgate worker --role ml|data`: run one worker node (a Celery worker on threads)."""
+"""`modelgate worker --role ml|data`: run one node with `celery -A workers.celery_app worker`."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import socket
-from dataclasses import replace
 
-from common.ids import new_node_id
-from common.queueing import ROLES, queues_for
+from common.queueing import ROLES
 from common.settings import Settings
-from common.store import Store, connect
-from workers.app import create_worker_app
-from workers.runtime import NodeIdentity
+from workers import celery_app
+from workers.app import JOB_THREADS
+from workers.node_step import resolve_name
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -23,10 +21,32 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--job-threads",
         type=int,
-        default=4,
+        default=JOB_THREADS,
         help="register/deploy/undeploy jobs run at once (threads)",
     )
     parser.add_argument("--loglevel", default="INFO")
+
+
+def worker_argv(args: argparse.Namespace, name: str) -> list[str]:
+    """Return the `celery worker` arguments that run this node."""
+    argv = ["worker", "--role", args.role, "--node-name", name]
+    if args.concurrency:
+        argv += ["--predict-concurrency", str(args.concurrency)]
+    return [
+        *argv,
+        "--pool",
+        "threads",
+        "--concurrency",
+        str(args.job_threads),
+        "--hostname",
+        f"{name}@{socket.gethostname()}",
+        "--loglevel",
+        args.loglevel,
+        # Nodes find each other through Redis, not Celery: skip the start-up sync and the
+        # subscription to every other worker's events.
+        "--without-gossip",
+        "--without-mingle",
+    ]
 
 
 def main(args: argparse.Namespace) -> int:
@@ -37,30 +57,7 @@ def main(args: argparse.Namespace) -> int:
     # One log line per job would cost more CPU than the job's own bookkeeping.
     for noisy in ("celery.app.trace", "celery.worker.strategy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    settings = Settings.from_env()
-    if args.concurrency:
-        settings = replace(settings, worker_concurrency=args.concurrency)
-    name = args.name or settings.node_name or f"{args.role}-{socket.gethostname()}"
-    store = Store(connect(settings.require_redis_url()), settings.key_prefix)
-    # The id is stable per name, so a restarted node picks up jobs left in its own queue.
-    node = NodeIdentity(id=store.node_id_for(name, new_node_id()), name=name, role=args.role)
-    app = create_worker_app(settings, node)
-    app.worker_main(
-        [
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            str(args.job_threads),
-            "--queues",
-            ",".join(queues_for(args.role, node.id)),
-            "--hostname",
-            f"{name}@{socket.gethostname()}",
-            "--loglevel",
-            args.loglevel,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
-    )
+    # The name is needed here too: it is also the Celery hostname (`inspect ping` answers).
+    name = resolve_name(Settings.from_env(), args.role, args.name)
+    celery_app.worker_app().worker_main(worker_argv(args, name))
     return 0

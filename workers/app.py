@@ -1,40 +1,24 @@
-"""Build the worker's Celery app and hook per-process start-up and shutdown."""
+"""Build the worker's Celery app: task modules, node options and the node bootstep."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from celery import Celery
-from celery.signals import worker_ready, worker_shutdown
 
-from common.queueing import create_celery, shared_queues
+from common.queueing import create_celery
 from common.settings import Settings
-from workers.heartbeat import Heartbeat
-from workers.predict_consumer import PredictConsumer
-from workers.runtime import NodeIdentity, Runtime, install
+from workers.node_step import NodeStep, node_options
 
 TASK_MODULES = ["workers.tasks"]
+# Register, deploy and undeploy are short and rare; predicts do not use these threads.
+JOB_THREADS = 4
 
 
-def create_worker_app(settings: Settings, node: NodeIdentity) -> Celery:
-    """Return a Celery app whose tasks run as this node; heartbeat starts when it is ready."""
+def create_worker_app(settings: Settings) -> Celery:
+    """Return the worker Celery app; each worker it runs becomes a node when it starts."""
     app = create_celery(settings, include=TASK_MODULES)
-    runtime = Runtime.build(settings, app, node)
-    install(runtime)
-    heartbeat = Heartbeat(runtime)
-    consumer = PredictConsumer(runtime, shared_queues(node.role), settings.worker_concurrency)
-
-    def on_ready(**_: Any) -> None:
-        # Beat first: a node taking requests before it looks alive would have them requeued.
-        heartbeat.start()
-        runtime.http.run(consumer.start())
-
-    def on_shutdown(**_: Any) -> None:
-        heartbeat.stop()
-        grace = settings.predict_timeout_s
-        runtime.http.run(consumer.stop(grace_s=grace), timeout=grace + 5)
-        runtime.close()
-
-    worker_ready.connect(on_ready, weak=False)
-    worker_shutdown.connect(on_shutdown, weak=False)
+    # Defaults for a bare `celery worker`: the node's runtime must share the worker process.
+    app.conf.worker_pool = "threads"
+    app.conf.worker_concurrency = JOB_THREADS
+    app.user_options["worker"].update(node_options())
+    app.steps["worker"].add(NodeStep.bound_to(settings))
     return app
