@@ -82,5 +82,8 @@ def install(runtime: Runtime) -> None:
 def current() -> Runtime:
     """Return the installed runtime."""
     if not _current:
-        raise RuntimeError("worker runtime not installed: start workers via workers.app")
+        raise RuntimeError(
+            "worker runtime not installed: start nodes with `modelgate worker` or "
+            "`celery -A workers.celery_app worker`"
+        )
     return _current[0]
