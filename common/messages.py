@@ -8,12 +8,12 @@ upgrade can run old and new nodes side by side.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import msgspec
 
 from common.errors import MLCommonsError
-from common.records import Connector, DeploySetting, FreeForm
+from common.records import Connector, DeploySetting, FreeForm, typed_decoders
 
 MESSAGE_VERSION = 1
 M = TypeVar("M", bound="Message")
@@ -40,7 +40,7 @@ class Message(msgspec.Struct, kw_only=True, frozen=True):
     def decode(cls: type[M], raw: str | bytes) -> M:
         """Read a message of this class; raise MessageError if malformed or too new."""
         try:
-            message = msgspec.json.decode(raw, type=cls)
+            message = cast(M, _DECODERS[cls].decode(raw))
         except msgspec.DecodeError as error:
             raise MessageError(f"Unreadable {cls.__name__} message: {error}") from None
         if message.v > MESSAGE_VERSION:
@@ -133,3 +133,9 @@ class PredictReply(Message, kw_only=True, frozen=True):
     role: str
     body: str | None = None
     error: ErrorInfo | None = None
+
+
+# Built at import, while the process has one thread: see common.records.typed_decoders.
+_DECODERS = typed_decoders(
+    RegisterJob, DeployJob, UndeployJob, JobReply, PredictRequest, PredictReply
+)

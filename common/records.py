@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import msgspec
 
@@ -266,6 +266,22 @@ R = TypeVar("R", bound=msgspec.Struct)
 _ENCODER = msgspec.json.Encoder()
 
 
+Decoders = dict[type[msgspec.Struct], msgspec.json.Decoder[msgspec.Struct]]
+
+
+def typed_decoders(*kinds: type[msgspec.Struct]) -> Decoders:
+    """Build a decoder per struct type now, while the process has one thread.
+
+    msgspec builds a struct's type information on its first decode, and threads racing to
+    do that can read it half-built and crash the process (msgspec 0.22, reproduced here with
+    32 threads). Building every decoder at import, before any server thread starts, avoids it.
+    """
+    return {kind: msgspec.json.Decoder(kind) for kind in kinds}
+
+
+_DECODERS = typed_decoders(Connector, MLModel, ModelGroup, MLTask, Node)
+
+
 def to_json(record: msgspec.Struct) -> bytes:
     """Encode a record as its stored (and wire) JSON."""
     return _ENCODER.encode(record)
@@ -273,7 +289,7 @@ def to_json(record: msgspec.Struct) -> bytes:
 
 def from_json(raw: str | bytes, kind: type[R]) -> R:
     """Decode and type-check a stored record; unknown fields (from newer versions) are ignored."""
-    return msgspec.json.decode(raw, type=kind)
+    return cast(R, _DECODERS[kind].decode(raw))
 
 
 def to_wire(record: msgspec.Struct) -> dict[str, Any]:

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import msgspec
 import pytest
 from msgspec import structs
 
+from common import messages as messages_module
+from common import records as records_module
+from common.messages import Message
 from common.records import (
     ClientConfig,
     Connector,
     ConnectorAction,
+    DeploySetting,
     FunctionName,
     MLModel,
     MLModelState,
@@ -21,11 +28,14 @@ from common.records import (
     ModelGroup,
     Node,
     NodeRole,
+    Record,
     from_json,
     to_json,
     to_wire,
 )
 from common.tasks import new_task
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _model(**changes: object) -> MLModel:
@@ -227,3 +237,54 @@ def test_a_task_record_with_a_new_state_is_refused():
     wire = to_wire(new_task(MLTaskType.REGISTER_MODEL, is_async=False))
     with pytest.raises(msgspec.ValidationError):
         from_json(json.dumps({**wire, "state": "PAUSED"}), MLTask)
+
+
+# Decoding from many threads at once in a fresh process: before decoders were built at import,
+# this crashed msgspec (SIGSEGV) in most runs; the API serves on 32 threads per process.
+FIRST_DECODES_IN_THREADS = """
+import sys, threading
+sys.setswitchinterval(1e-6)
+from common.messages import PredictReply, PredictRequest
+from common.records import MLModel, Node, from_json
+model = (
+    '{"name":"m","model_group_id":"g","algorithm":"REMOTE","model_version":"1",'
+    '"model_state":"DEPLOYED","created_time":1,"last_updated_time":1,"is_hidden":false,'
+    '"deploy_setting":{},"connector":{"protocol":"http","parameters":{},"credential":{},'
+    '"actions":[{"action_type":"PREDICT","method":"POST","url":"u"}],"client_config":{}}}'
+)
+node = '{"id":"n","name":"ml-1","role":"ml","host":"h","pid":1,"started":1,"last_seen":2}'
+reply = PredictReply(node="n", node_name="ml-1", role="ml", body="{}").encode()
+barrier = threading.Barrier(32)
+def work():
+    barrier.wait()
+    for _ in range(50):
+        from_json(model, MLModel); from_json(node, Node); PredictReply.decode(reply)
+threads = [threading.Thread(target=work) for _ in range(32)]
+for t in threads: t.start()
+for t in threads: t.join()
+"""
+
+
+def test_first_decodes_from_many_threads_do_not_crash():
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, "-c", FIRST_DECODES_IN_THREADS],
+            cwd=ROOT,
+            capture_output=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+
+
+def test_every_record_and_message_type_has_a_decoder_built_at_import():
+    records = {cls for cls in _subclasses(Record)}
+    messages = {cls for cls in _subclasses(Message)}
+    assert records <= set(records_module._DECODERS) | {ConnectorAction, DeploySetting}
+    assert messages == set(messages_module._DECODERS)
+
+
+def _subclasses(base: type) -> list[type]:
+    found = []
+    for sub in base.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
