@@ -32,7 +32,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/modelgate bench --spawn-stack --concurrency 32 --duration 20
+	$(BIN)/modelgate bench --spawn-stack --concurrency 1,64 --duration 15 --warmup 3 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .modelgate .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""The `modelgate bench` sub-command: predict load via the gateway versus straight to the mock."""
+"""The `modelgate bench` sub-command: the gateway's targets measured beside the mock directly."""
 
 from __future__ import annotations
 
@@ -6,76 +6,144 @@ import argparse
 import asyncio
 import contextlib
 import sys
+import time
 from pathlib import Path
 
 from tools.arguments import non_negative_float, positive_float, positive_int
 from tools.bench.errors import SetupError
-from tools.bench.load import LoadShape, run_load
-from tools.bench.memory import tree_rss_mb, with_peak_rss
+from tools.bench.goals import Thresholds, baseline_of, evaluate
+from tools.bench.history import append_history, one_model_baseline, previous_run, read_history
+from tools.bench.memory import tree_rss_mb
 from tools.bench.mock import spawn_mock
+from tools.bench.options import BenchOptions, concurrency_list
 from tools.bench.progress import ProgressReporter
-from tools.bench.provision import check_model, prepare_model, upstream_endpoint
-from tools.bench.result import BenchConfig, BenchResult, format_report, write_result
+from tools.bench.provenance import Provenance, provenance
+from tools.bench.provision import Provisioned, check_model, prepare_models, upstream_endpoint
+from tools.bench.report import format_comparison, format_goals, format_report
+from tools.bench.result import BenchResult, result_to_json, write_result
 from tools.bench.stack import spawn_stack
+from tools.bench.suite import run_suite
 from tools.bench.targets import api_target, direct_target
+from tools.cli import PROJECT_ROOT
 
 DEFAULT_API = "http://127.0.0.1:9200"
+DEFAULT_HISTORY = PROJECT_ROOT / "bench-history.jsonl"
+# Lets the last deployments' bookkeeping finish before the idle stack is weighed.
+IDLE_SETTLE_S = 1.0
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Register the bench flags on the `bench` sub-command parser."""
     add = parser.add_argument
     add("--api", default=DEFAULT_API, help="base URL of the modelgate API")
-    add("--concurrency", type=positive_int, default=32, help="parallel requests in flight")
-    add("--duration", type=positive_float, default=20.0, help="measured seconds per run")
-    add("--warmup", type=non_negative_float, default=2.0, help="unrecorded seconds before each run")
+    add(
+        "--concurrency",
+        type=concurrency_list,
+        default=(1, 64),
+        help="comma-separated requests in flight, e.g. 1,64: each runs via the API, then direct",
+    )
+    add("--duration", type=positive_float, default=15.0, help="measured seconds per run")
+    add("--warmup", type=non_negative_float, default=3.0, help="unrecorded seconds before each run")
+    add("--models", type=positive_int, default=1, help="models to deploy; predicts round-robin")
+    add("--setup-concurrency", type=positive_int, default=16, help="registrations at once")
     add("--upstream", default=None, help="base URL of a running mock upstream (default: spawn one)")
     add("--latency-ms", type=non_negative_float, default=0.0, help="latency of the spawned mock")
     add("--spawn-stack", action="store_true", help="run `modelgate up` on a free port for the run")
     add("--model-id", default=None, help="bench this deployed model instead of creating one")
+    add("--rss-interval", type=positive_float, default=2.0, help="seconds between RSS samples")
     add("--output", default="bench-result.json", help="where to write the JSON result")
+    add("--history", default=str(DEFAULT_HISTORY), help="JSON-lines history of runs")
+    add("--no-history", action="store_true", help="compare with the history but do not append")
+    add("--goal-rps", type=positive_float, default=None, help="target predicts/s at c=64")
+    add("--goal-added-p50-ms", type=non_negative_float, default=None, help="target at c=1")
+    add("--goal-added-p99-ms", type=non_negative_float, default=None, help="target at c=1")
     add("--no-progress", action="store_true", help="log progress every 5 s instead of live")
 
 
-async def _bench(config: BenchConfig, args: argparse.Namespace, pid: int | None) -> BenchResult:
-    api, upstream = config.api, config.upstream
-    if args.model_id:
-        model_id: str = args.model_id
-        await check_model(api, model_id)
-    else:
-        model_id = await prepare_model(api, upstream)
-    print(f"bench: model {model_id} deployed", file=sys.stderr)
-    idle = None if pid is None else await asyncio.to_thread(tree_rss_mb, pid)
-    if idle is not None:
-        print(f"bench: idle stack RSS = {idle:.1f} MB", file=sys.stderr)
+async def _setup(
+    args: argparse.Namespace, api: str, upstream: str, reporter: ProgressReporter
+) -> Provisioned:
+    if not args.model_id:
+        return await prepare_models(api, upstream, args.models, args.setup_concurrency, reporter)
+    started = time.perf_counter()
+    await check_model(api, args.model_id)
+    waited = time.perf_counter() - started
+    return Provisioned((args.model_id,), 0.0, waited, waited)
+
+
+async def _idle_rss(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    await asyncio.sleep(IDLE_SETTLE_S)
+    return await asyncio.to_thread(tree_rss_mb, pid)
+
+
+async def _bench(
+    args: argparse.Namespace,
+    options: BenchOptions,
+    origin: Provenance,
+    api: str,
+    upstream: str,
+    pid: int | None,
+) -> BenchResult:
     reporter = ProgressReporter.for_stderr(args.no_progress)
-    api_run = run_load(api_target(api, model_id), config.shape, reporter)
-    api_stats, peak = await with_peak_rss(api_run, pid)
-    direct_stats = await run_load(direct_target(upstream), config.shape, reporter)
-    return BenchResult(config, api_stats, direct_stats, idle, peak)
+    setup = await _setup(args, api, upstream, reporter)
+    print(
+        f"bench: {len(setup.model_ids)} model(s) deployed in {setup.total_s:.1f} s", file=sys.stderr
+    )
+    idle = await _idle_rss(pid)
+    runs = await run_suite(
+        api_target(api, setup.model_ids),
+        direct_target(upstream),
+        options,
+        reporter,
+        pid,
+        args.rss_interval,
+    )
+    return BenchResult(options, origin, api, upstream, setup, runs, idle)
 
 
-def _run(args: argparse.Namespace) -> BenchResult:
-    shape = LoadShape(args.concurrency, args.duration, args.warmup)
+def _run(args: argparse.Namespace, options: BenchOptions, origin: Provenance) -> BenchResult:
     if args.upstream:
         upstream_endpoint(args.upstream)  # fail before spending time on spawning anything
     with contextlib.ExitStack() as resources:
         upstream: str = args.upstream or resources.enter_context(spawn_mock(args.latency_ms))
         stack = resources.enter_context(spawn_stack()) if args.spawn_stack else None
         api = stack.api if stack else args.api.rstrip("/")
-        config = BenchConfig(shape, api, upstream.rstrip("/"), args.latency_ms)
-        return asyncio.run(_bench(config, args, stack.pid if stack else None))
+        pid = stack.pid if stack else None
+        return asyncio.run(_bench(args, options, origin, api, upstream.rstrip("/"), pid))
+
+
+def _report(args: argparse.Namespace, result: BenchResult) -> int:
+    """Print the report, judge the targets against the history, record the run."""
+    history = Path(args.history)
+    entries = read_history(history)
+    entry = result_to_json(result)
+    options, commit = entry["options"], result.provenance.commit
+    baseline = one_model_baseline(entries, options, commit) if result.options.models > 1 else None
+    thresholds = Thresholds(args.goal_rps, args.goal_added_p50_ms, args.goal_added_p99_ms)
+    goals = evaluate(result, thresholds, baseline_of(baseline))
+    entry["targets"] = [goal.to_json() for goal in goals]
+    comparison = format_comparison(previous_run(entries, options), entry["figures"])
+    print(f"{format_report(result)}\n\n{comparison}\n\n{format_goals(goals)}")
+    if not args.no_history and append_history(history, entry):
+        print(f"run appended to {history}")
+    return write_result(Path(args.output), entry)
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run the benchmark: 0 once both runs completed (even with errors), 1 if set-up failed."""
+    """Run the benchmark: 0 once every run completed (even with errors), 1 if set-up failed."""
+    if args.model_id and args.models != 1:
+        print("bench: --model-id benches one existing model; drop --models", file=sys.stderr)
+        return 2
+    origin = provenance(PROJECT_ROOT)
+    print(origin.describe(), flush=True)
     try:
-        result = _run(args)
+        result = _run(args, BenchOptions.from_args(args), origin)
     except SetupError as exc:
         print(f"bench: set-up failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\nbench: interrupted", file=sys.stderr)
         return 130
-    print(format_report(result))
-    return write_result(Path(args.output), result)
+    return _report(args, result)

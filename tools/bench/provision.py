@@ -1,4 +1,4 @@
-"""Set-up over the ML Commons API: trust the mock, add a connector, register and deploy a model."""
+"""Set-up over the ML Commons API: trust the mock, add a connector, register and deploy models."""
 
 from __future__ import annotations
 
@@ -6,13 +6,18 @@ import asyncio
 import json
 import time
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from tools.bench.errors import SetupError, describe
+from tools.bench.parallel import for_each_tracked
 from tools.bench.targets import UPSTREAM_KEY, UPSTREAM_MODEL
+
+if TYPE_CHECKING:
+    from tools.bench.progress import ProgressReporter
 
 JsonObject = dict[str, Any]
 
@@ -164,18 +169,65 @@ def setup_session() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SETUP_TIMEOUT_S))
 
 
-async def prepare_model(api: str, upstream: str) -> str:
-    """Trust the mock, create an OpenAI connector to it, register and deploy a model on it."""
+@dataclass(frozen=True)
+class Provisioned:
+    """The deployed models and how long setting them up took."""
+
+    model_ids: tuple[str, ...]
+    register_s: float
+    deploy_wait_s: float
+    total_s: float
+
+    def to_json(self) -> JsonObject:
+        return {
+            "models": len(self.model_ids),
+            "register_s": round(self.register_s, 3),
+            "deploy_wait_s": round(self.deploy_wait_s, 3),
+            "total_s": round(self.total_s, 3),
+        }
+
+
+async def _connector(session: aiohttp.ClientSession, api: str, upstream: str) -> str:
+    """Trust the mock and create an OpenAI connector to it; its id."""
     endpoint = upstream_endpoint(upstream)
-    ml = f"{api}/_plugins/_ml"
+    await _call(session, "PUT", f"{api}/_cluster/settings", cluster_settings_body())
+    url = f"{api}/_plugins/_ml/connectors/_create"
+    created = await _call(session, "POST", url, connector_body(endpoint), "connector_id")
+    connector_id: str = created["connector_id"]
+    return connector_id
+
+
+async def prepare_models(
+    api: str,
+    upstream: str,
+    count: int = 1,
+    parallel: int = 1,
+    reporter: ProgressReporter | None = None,
+) -> Provisioned:
+    """Create one connector to the mock, then register and deploy count models on it.
+
+    Registrations run parallel at once (`_register?deploy=true`, so each also starts its
+    deployment); then every model is polled until DEPLOYED, again parallel at once.
+    """
+    started = time.perf_counter()
+    register_url = f"{api}/_plugins/_ml/models/_register?deploy=true"
     async with setup_session() as session:
-        await _call(session, "PUT", f"{api}/_cluster/settings", cluster_settings_body())
-        url = f"{ml}/connectors/_create"
-        created = await _call(session, "POST", url, connector_body(endpoint), "connector_id")
-        body = register_body(created["connector_id"])
-        model_id = await _register(session, f"{ml}/models/_register?deploy=true", body)
-        await wait_deployed(session, api, model_id)
-    return model_id
+        connector_id = await _connector(session, api, upstream)
+
+        async def register(_: int) -> str:
+            return await _register(session, register_url, register_body(connector_id))
+
+        async def deployed(model_id: str) -> None:
+            await wait_deployed(session, api, model_id)
+
+        registering = time.perf_counter()
+        model_ids = await for_each_tracked("register", range(count), parallel, register, reporter)
+        waiting = time.perf_counter()
+        await for_each_tracked("deployed", model_ids, parallel, deployed, reporter)
+    finished = time.perf_counter()
+    return Provisioned(
+        tuple(model_ids), waiting - registering, finished - waiting, finished - started
+    )
 
 
 async def check_model(api: str, model_id: str) -> None:

@@ -1,4 +1,4 @@
-"""The bench result: what was run and measured, as the JSON file and as the printed summary."""
+"""The bench result: what was run and measured, its flat figures, and the JSON result file."""
 
 from __future__ import annotations
 
@@ -9,109 +9,115 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tools.bench.load import LoadShape
+from tools.bench.memory import RssSummary
+from tools.bench.options import BenchOptions
+from tools.bench.provenance import Provenance
+from tools.bench.provision import Provisioned
 from tools.bench.stats import RunStats
 
-ROW_FORMAT = "{:<8} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>8}"
-HEADER = ("run", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors")
+Figures = dict[str, float]
 
 
 @dataclass(frozen=True)
-class BenchConfig:
-    """What was run, as recorded in the result file."""
+class RunRecord:
+    """One measured run: which target, at which concurrency, its stats and stack RSS."""
 
-    shape: LoadShape
-    api: str
-    upstream: str
-    latency_ms: float
+    target: str
+    concurrency: int
+    stats: RunStats
+    rss: RssSummary | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.target} c={self.concurrency}"
+
+    def to_json(self) -> dict[str, Any]:
+        rss = None if self.rss is None else self.rss.to_json()
+        return {
+            "target": self.target,
+            "concurrency": self.concurrency,
+            **self.stats.to_json(),
+            "rss": rss,
+        }
 
 
 @dataclass(frozen=True)
 class BenchResult:
-    """Both runs plus memory figures of a spawned stack."""
+    """Everything one bench run measured, and where."""
 
-    config: BenchConfig
-    api: RunStats
-    direct: RunStats
+    options: BenchOptions
+    provenance: Provenance
+    api: str
+    upstream: str
+    setup: Provisioned
+    runs: tuple[RunRecord, ...]
     idle_rss_mb: float | None = None
-    peak_rss_mb: float | None = None
     timestamp: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
-    @property
-    def ratio_rps(self) -> float | None:
-        """api rps / direct rps; None when the baseline had no successful request."""
-        return self.api.rps / self.direct.rps if self.direct.rps > 0 else None
+    def run(self, target: str, concurrency: int) -> RunRecord | None:
+        """The run of target at concurrency, if there was one."""
+        for record in self.runs:
+            if (record.target, record.concurrency) == (target, concurrency):
+                return record
+        return None
 
-    @property
-    def added_p50_ms(self) -> float | None:
-        """api p50 - direct p50; None unless both runs had successful requests."""
-        if self.api.succeeded == 0 or self.direct.succeeded == 0:
+    def added_ms(self, concurrency: int) -> tuple[float, float] | None:
+        """api minus direct (p50, p99) at concurrency; None unless both runs succeeded."""
+        api, direct = self.run("api", concurrency), self.run("direct", concurrency)
+        if api is None or direct is None or not (api.stats.succeeded and direct.stats.succeeded):
             return None
-        return self.api.p50_ms - self.direct.p50_ms
+        return api.stats.p50_ms - direct.stats.p50_ms, api.stats.p99_ms - direct.stats.p99_ms
 
 
-def _rounded(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else round(value, digits)
+def _run_figures(record: RunRecord) -> Figures:
+    stats, name = record.stats, record.label
+    figures = {
+        f"{name} req/s": stats.rps,
+        f"{name} p50 ms": stats.p50_ms,
+        f"{name} p99 ms": stats.p99_ms,
+        f"{name} errors": float(stats.errors),
+        f"{name} client CPU ms/req": stats.client_cpu_ms_per_request,
+    }
+    if record.rss is not None:
+        figures[f"{name} RSS peak MB"] = record.rss.peak_mb
+        figures[f"{name} RSS growth MB"] = record.rss.growth_mb
+        figures[f"{name} RSS slope MB/min"] = record.rss.slope_mb_per_min
+    return figures
+
+
+def figures(result: BenchResult) -> Figures:
+    """The run's figures by name, as stored in the history and compared between runs."""
+    flat: Figures = {"set-up s": result.setup.total_s}
+    if result.idle_rss_mb is not None:
+        flat["idle RSS MB"] = result.idle_rss_mb
+    for record in result.runs:
+        flat.update(_run_figures(record))
+    for concurrency in result.options.concurrency:
+        added = result.added_ms(concurrency)
+        if added is not None:
+            flat[f"added p50 ms c={concurrency}"], flat[f"added p99 ms c={concurrency}"] = added
+    return {name: round(value, 4) for name, value in flat.items()}
 
 
 def result_to_json(result: BenchResult) -> dict[str, Any]:
-    """The result file's content."""
-    config, shape = result.config, result.config.shape
+    """The run as one JSON object: the result file, and (on one line) a history entry."""
     return {
-        "config": {
-            "concurrency": shape.concurrency,
-            "duration": shape.duration_s,
-            "warmup": shape.warmup_s,
-            "api": config.api,
-            "upstream": config.upstream,
-            "latency_ms": config.latency_ms,
-        },
-        "api": result.api.to_json(),
-        "direct": result.direct.to_json(),
-        "ratio_rps": _rounded(result.ratio_rps, 4),
-        "added_p50_ms": _rounded(result.added_p50_ms),
-        "idle_rss_mb": _rounded(result.idle_rss_mb, 1),
-        "peak_rss_mb": _rounded(result.peak_rss_mb, 1),
         "timestamp": result.timestamp,
+        **result.provenance.to_json(),
+        "options": result.options.to_json(),
+        "api": result.api,
+        "upstream": result.upstream,
+        "setup": result.setup.to_json(),
+        "idle_rss_mb": None if result.idle_rss_mb is None else round(result.idle_rss_mb, 1),
+        "runs": [record.to_json() for record in result.runs],
+        "figures": figures(result),
     }
 
 
-def _row(name: str, stats: RunStats) -> str:
-    latencies = (stats.p50_ms, stats.p95_ms, stats.p99_ms, stats.max_ms)
-    cells = [f"{ms:.2f}" for ms in latencies]
-    return ROW_FORMAT.format(name, stats.requests, f"{stats.rps:.1f}", *cells, stats.errors)
-
-
-def _error_lines(name: str, stats: RunStats) -> list[str]:
-    if not stats.error_samples:
-        return []
-    return [f"{name} error samples:", *(f"  {sample}" for sample in stats.error_samples)]
-
-
-def format_report(result: BenchResult) -> str:
-    """The human-readable summary printed at the end."""
-    added, ratio = result.added_p50_ms, result.ratio_rps
-    api_p50, direct_p50 = result.api.p50_ms, result.direct.p50_ms
-    lines = [ROW_FORMAT.format(*HEADER), _row("api", result.api), _row("direct", result.direct), ""]
-    lines.append(
-        f"added latency p50 = {added:.2f} ms (api {api_p50:.2f} - direct {direct_p50:.2f})"
-        if added is not None
-        else "added latency p50 = n/a (a run had no successful request)"
-    )
-    ratio_text = f"{ratio:.3f}" if ratio is not None else "n/a"
-    lines.append(f"throughput ratio api/direct = {ratio_text}")
-    if result.idle_rss_mb is not None:
-        lines.append(f"stack RSS idle = {result.idle_rss_mb:.1f} MB")
-    if result.peak_rss_mb is not None:
-        lines.append(f"stack RSS peak during api run = {result.peak_rss_mb:.1f} MB")
-    lines += _error_lines("api", result.api) + _error_lines("direct", result.direct)
-    return "\n".join(lines)
-
-
-def write_result(path: Path, result: BenchResult) -> int:
+def write_result(path: Path, entry: dict[str, Any]) -> int:
     """Write the result file and say where; the exit status, 1 if it could not be written."""
     try:
-        path.write_text(json.dumps(result_to_json(result), indent=2) + "\n")
+        path.write_text(json.dumps(entry, indent=2) + "\n")
     except OSError as exc:
         print(f"bench: cannot write {path}: {exc}", file=sys.stderr)
         return 1

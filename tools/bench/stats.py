@@ -1,4 +1,4 @@
-"""Latency and throughput statistics of a load run: percentiles, the summary, the recorder."""
+"""Statistics of a load run: percentiles, a least-squares slope, the summary, the recorder."""
 
 from __future__ import annotations
 
@@ -22,6 +22,18 @@ def percentile(sorted_values: Sequence[float], pct: float) -> float:
     return sorted_values[min(max(rank, 1), len(sorted_values)) - 1]
 
 
+def slope(points: Sequence[tuple[float, float]]) -> float:
+    """Least-squares slope of y over x; 0.0 with fewer than two distinct x values."""
+    if len(points) < 2:
+        return 0.0
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    if spread == 0.0:
+        return 0.0
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
+
+
 @dataclass(frozen=True)
 class RunStats:
     """Summary of one measured run; latencies cover successful requests only."""
@@ -34,10 +46,23 @@ class RunStats:
     p99_ms: float
     max_ms: float
     error_samples: tuple[str, ...] = ()
+    elapsed_s: float = 0.0
+    # CPU seconds the bench process itself spent during the run: its share of the machine.
+    client_cpu_s: float = 0.0
 
     @property
     def succeeded(self) -> int:
         return self.requests - self.errors
+
+    @property
+    def client_cpu_ms_per_request(self) -> float:
+        """Bench client CPU per request sent (successful or not), in milliseconds."""
+        return self.client_cpu_s * 1000.0 / self.requests if self.requests else 0.0
+
+    @property
+    def client_cores(self) -> float:
+        """Bench client CPU over the run's wall time: 1.0 is one core kept busy."""
+        return self.client_cpu_s / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +74,9 @@ class RunStats:
             "p99_ms": round(self.p99_ms, 3),
             "max_ms": round(self.max_ms, 3),
             "error_samples": list(self.error_samples),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "client_cpu_s": round(self.client_cpu_s, 3),
+            "client_cpu_ms_per_req": round(self.client_cpu_ms_per_request, 4),
         }
 
 
@@ -57,6 +85,7 @@ def summarize(
     errors: int,
     elapsed_s: float,
     error_samples: Sequence[str] = (),
+    client_cpu_s: float = 0.0,
 ) -> RunStats:
     """Summarize a run; rps counts successful requests only so fast failures cannot inflate it."""
     ordered = sorted(latencies_s)
@@ -70,6 +99,8 @@ def summarize(
         p99_ms=p99,
         max_ms=ordered[-1] * 1000.0 if ordered else 0.0,
         error_samples=tuple(error_samples),
+        elapsed_s=elapsed_s,
+        client_cpu_s=client_cpu_s,
     )
 
 
@@ -94,5 +125,5 @@ class Recorder:
         if len(self.error_samples) < MAX_ERROR_SAMPLES and message not in self.error_samples:
             self.error_samples.append(message)
 
-    def summary(self, elapsed_s: float) -> RunStats:
-        return summarize(self.latencies_s, self.errors, elapsed_s, self.error_samples)
+    def summary(self, elapsed_s: float, client_cpu_s: float = 0.0) -> RunStats:
+        return summarize(self.latencies_s, self.errors, elapsed_s, self.error_samples, client_cpu_s)
