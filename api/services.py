@@ -7,35 +7,41 @@ from dataclasses import dataclass
 from celery import Celery
 from flask import current_app
 
+from api.dispatcher import Dispatcher
+from api.listener import ReplyListener
 from common.cluster_settings import ClusterSettings, effective
 from common.crypto import CredentialCipher, new_master_key
 from common.queueing import create_celery
 from common.records import Node
 from common.settings import Settings
-from common.store import Store
-from common.stores.connection import connect, connect_for_blocking
+from common.store import Store, open_store
+from common.view import ClusterView
 
 
 @dataclass
 class Services:
-    """The API's handles on Redis, the cipher and the Celery client."""
+    """The API process's handles: Redis, the cipher, Celery, its view, dispatcher and inbox."""
 
     settings: Settings
     store: Store
     celery: Celery
+    view: ClusterView
+    dispatcher: Dispatcher
+    listener: ReplyListener
     _cipher: CredentialCipher | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         """Build the handles; nothing connects until first use."""
-        url = settings.require_redis_url()
-        store = Store(
-            connect(url),
-            settings.key_prefix,
-            blocking=connect_for_blocking(url),
-            reply_ttl_s=settings.reply_ttl_s,
+        store = open_store(settings, blocking=True)
+        return cls(
+            settings=settings,
+            store=store,
+            celery=create_celery(settings),
+            view=ClusterView(store),
+            dispatcher=Dispatcher(store.predicts),
+            listener=ReplyListener(store.replies),
         )
-        return cls(settings=settings, store=store, celery=create_celery(settings))
 
     @property
     def cipher(self) -> CredentialCipher:

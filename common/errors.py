@@ -11,6 +11,7 @@ MLCommonsError (500, exception)
  |    +-- RemoteTransportError (500: connection refused, timeout, DNS)
  +-- NodeUnavailableError (400, illegal_argument_exception: no eligible live node)
  +-- GatewayTimeoutError (504, status_exception: no worker answered in time)
+ +-- QueueUnavailableError (503, status_exception: a job could not be queued or was lost)
 """
 
 from __future__ import annotations
@@ -72,3 +73,9 @@ class NodeUnavailableError(IllegalArgumentError):
 
 class GatewayTimeoutError(StatusError):
     status = 504
+
+
+class QueueUnavailableError(StatusError):
+    """The broker or the predict queue server refused a job, or lost it with its memory."""
+
+    status = 503

@@ -54,6 +54,12 @@ class Message(msgspec.Struct, kw_only=True, frozen=True):
 _ENCODER = msgspec.json.Encoder()
 
 
+class Addressed(msgspec.Struct, frozen=True):
+    """The one field every reply shares: which waiting caller it is for."""
+
+    request_id: str
+
+
 class ErrorInfo(msgspec.Struct, frozen=True):
     """An MLCommonsError as it crosses a queue: enough to answer the client the same way."""
 
@@ -78,7 +84,8 @@ class RegisterJob(Message, kw_only=True, frozen=True):
 
     task_id: str
     model_id: str
-    reply_key: str
+    reply_key: str  # the list of the waiting API process (common/stores/replies.py)
+    request_id: str  # which of that process's callers waits
     name: str
     description: str | None = None
     model_group_id: str | None = None
@@ -106,6 +113,7 @@ class UndeployJob(Message, kw_only=True, frozen=True):
 class JobReply(Message, kw_only=True, frozen=True):
     """Worker -> the API call waiting on a lifecycle job: the model id, or the error."""
 
+    request_id: str
     model_id: str | None = None
     error: ErrorInfo | None = None
 
@@ -113,7 +121,8 @@ class JobReply(Message, kw_only=True, frozen=True):
 class PredictRequest(Message, kw_only=True, frozen=True):
     """API -> the predict list of the eligible nodes: one prediction to run."""
 
-    reply_key: str
+    reply_key: str  # the list of the waiting API process (common/stores/replies.py)
+    request_id: str  # which of that process's callers waits
     queue: str
     deadline: float  # epoch seconds; past it the API has stopped waiting
     model_id: str
@@ -128,6 +137,7 @@ class PredictRequest(Message, kw_only=True, frozen=True):
 class PredictReply(Message, kw_only=True, frozen=True):
     """Node -> the waiting API request: the inference_results body or the error, and who served."""
 
+    request_id: str
     node: str
     node_name: str
     role: str
@@ -137,5 +147,13 @@ class PredictReply(Message, kw_only=True, frozen=True):
 
 # Built at import, while the process has one thread: see common.records.typed_decoders.
 _DECODERS = typed_decoders(
-    RegisterJob, DeployJob, UndeployJob, JobReply, PredictRequest, PredictReply
+    RegisterJob, DeployJob, UndeployJob, JobReply, PredictRequest, PredictReply, Addressed
 )
+
+
+def addressee(raw: str | bytes) -> str:
+    """Return the request_id a reply answers, reading nothing else of it."""
+    try:
+        return cast(Addressed, _DECODERS[Addressed].decode(raw)).request_id
+    except msgspec.DecodeError as error:
+        raise MessageError(f"Unreadable reply: {error}") from None

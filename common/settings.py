@@ -39,6 +39,7 @@ class Settings:
     """Everything a modelgate process needs to know about its environment."""
 
     redis_url: str | None = None
+    queue_redis_url: str | None = None  # predicts and replies; unset: the records' Redis
     data_dir: Path = field(default_factory=lambda: Path(".modelgate"))
     host: str = "127.0.0.1"
     port: int = 9200
@@ -64,6 +65,10 @@ class Settings:
         """How long an answer waits on its reply list: past the deadline nobody reads it."""
         return int(self.predict_timeout_s) + 5
 
+    def require_queue_redis_url(self) -> str:
+        """Return the Redis that carries predict requests and replies (never persisted)."""
+        return self.queue_redis_url or self.require_redis_url()
+
     def require_redis_url(self) -> str:
         """Return the Redis URL, failing clearly when none was configured."""
         if not self.redis_url:
@@ -77,6 +82,7 @@ class Settings:
         defaults = cls()
         return cls(
             redis_url=env.get(PREFIX + "REDIS_URL") or None,
+            queue_redis_url=env.get(PREFIX + "QUEUE_REDIS_URL") or None,
             data_dir=Path(env.get(PREFIX + "DATA_DIR") or defaults.data_dir),
             host=env.get(PREFIX + "HOST") or defaults.host,
             port=_int(env, "PORT", defaults.port),
@@ -111,4 +117,6 @@ class Settings:
         }
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
+        if self.queue_redis_url:
+            env["QUEUE_REDIS_URL"] = self.queue_redis_url
         return {PREFIX + key: value for key, value in env.items()}

@@ -29,21 +29,28 @@ def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "tools.cli", *args]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every sub-command registered."""
+def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """Build the top-level parser; only the chosen sub-command's module is imported.
+
+    Importing every sub-command (the bench and the mock upstream pull in aiohttp and more)
+    would cost each long-running process tens of MB and tie it to code it never runs.
+    """
     parser = argparse.ArgumentParser(prog="modelgate", description=__doc__)
     subs = parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         sub = subs.add_parser(name, help=help_text, description=help_text)
-        module = importlib.import_module(module_name)
-        module.configure_parser(sub)
-        sub.set_defaults(_module=module)
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            module.configure_parser(sub)
+            sub.set_defaults(_module=module)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse argv and run the chosen sub-command."""
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in arguments if not a.startswith("-")), None)
+    args = build_parser(chosen).parse_args(arguments)
     return int(args._module.main(args))
 
 

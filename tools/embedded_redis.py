@@ -25,11 +25,12 @@ def server_binary() -> Path:
 
 
 class EmbeddedRedis:
-    """Start and stop one valkey-server with append-only persistence under data_dir."""
+    """Start and stop one valkey-server: persistent (append-only file) or memory-only."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, *, persistent: bool = True) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
+        self.persistent = persistent
         self.process: processes.Child | None = None
 
     @property
@@ -38,30 +39,19 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def command(self) -> list[str]:
-        """The server command line: loopback only, append-only file, no RDB snapshots.
+        """The server command line: loopback only, no RDB snapshots, AOF when persistent.
 
         appendfsync always: a write is on disk before Redis answers it, so a crash of the
         Redis host loses nothing the API acknowledged. Measured cost with `modelgate bench`
-        at concurrency 32: about 10% of predict throughput against "everysec".
+        at concurrency 32: about 10% of predict throughput against "everysec". The
+        memory-only server (predict queues and replies) writes nothing to disk at all.
         """
+        durability = ["--appendonly", "yes", "--appendfsync", "always"]
         return [
             str(server_binary()),
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.data_dir),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-            "--daemonize",
-            "no",
-            "--logfile",
-            "valkey.log",
+            *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir)),
+            *(durability if self.persistent else ["--appendonly", "no"]),
+            *("--save", "", "--daemonize", "no", "--logfile", "valkey.log"),
         ]
 
     def start(self, timeout_s: float = 15.0) -> str:

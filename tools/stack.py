@@ -15,7 +15,7 @@ import redis
 
 from common.nodes import alive
 from common.settings import Settings
-from common.store import Store, connect
+from common.store import Store, open_store
 from tools import processes
 from tools.cli import command
 from tools.embedded_redis import EmbeddedRedis
@@ -39,13 +39,20 @@ def _commands(args: argparse.Namespace) -> list[list[str]]:
     return commands
 
 
-def _start_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
+def _start_redis(settings: Settings) -> tuple[Settings, list[EmbeddedRedis]]:
+    """Start the embedded servers when no Redis is configured: records and queues apart."""
     if settings.redis_url:
-        return settings, None
-    server = EmbeddedRedis(settings.data_dir.resolve() / "redis")
-    settings = replace(settings, redis_url=server.start())
-    print(f"embedded Redis on {settings.redis_url} (data in {server.data_dir})", flush=True)
-    return settings, server
+        return settings, []
+    records = EmbeddedRedis(settings.data_dir.resolve() / "redis")
+    settings = replace(settings, redis_url=records.start())
+    print(f"embedded Redis on {settings.redis_url} (data in {records.data_dir})", flush=True)
+    if settings.queue_redis_url:
+        return settings, [records]
+    # Prompts and answers are users' data in transit: they stay in memory, never on disk.
+    queues = EmbeddedRedis(settings.data_dir.resolve() / "queues", persistent=False)
+    settings = replace(settings, queue_redis_url=queues.start())
+    print(f"embedded memory-only queue Redis on {settings.queue_redis_url}", flush=True)
+    return settings, [records, queues]
 
 
 def _live_nodes(store: Store, settings: Settings) -> int:
@@ -74,14 +81,14 @@ def _supervise(children: Sequence[subprocess.Popen[bytes]], ready: Callable[[], 
 
 def main(args: argparse.Namespace) -> int:
     """Run everything in the foreground; Ctrl-C stops every process started here."""
-    settings, redis_server = _start_redis(Settings.from_env())
+    settings, servers = _start_redis(Settings.from_env())
     env = {**os.environ, **settings.to_env()}
     children = [processes.spawn(cmd, env=env) for cmd in _commands(args)]
     print(f"modelgate API on http://{settings.host}:{settings.port}", flush=True)
-    store = Store(connect(settings.require_redis_url()), settings.key_prefix)
+    store = open_store(settings)
     expected = args.ml_workers + args.data_workers
     code = _supervise(children, lambda: _live_nodes(store, settings) >= expected)
     processes.stop(*children, grace_s=STOP_GRACE_S)
-    if redis_server is not None:
-        redis_server.stop()
+    for server in reversed(servers):
+        server.stop()
     return code

@@ -15,7 +15,7 @@ from celery.concurrency.thread import TaskPool as ThreadPool
 from common.ids import new_node_id
 from common.queueing import ROLES, queues_for, shared_queues
 from common.settings import Settings
-from common.store import Store, connect
+from common.store import open_store
 from workers.heartbeat import Heartbeat
 from workers.predict_consumer import PredictConsumer
 from workers.runtime import NodeIdentity, Runtime, install
@@ -128,7 +128,7 @@ class NodeStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships n
 
 
 def _resolve_id(settings: Settings, name: str) -> str:
-    store = Store(connect(settings.require_redis_url()), settings.key_prefix)
+    store = open_store(settings)
     try:
         # Stable per name: a restarted node picks up the jobs left in its own queue.
         return store.nodes.id_for(name, new_node_id())

@@ -31,7 +31,7 @@ def run(rt: Runtime, job: RegisterJob) -> None:
         fail(rt, job, failure)
         return
     set_state(rt.store, job.task_id, MLTaskState.COMPLETED, model_id=job.model_id)
-    rt.store.replies.push(job.reply_key, JobReply(model_id=job.model_id))
+    rt.store.replies.push(job.reply_key, JobReply(request_id=job.request_id, model_id=job.model_id))
     if job.deploy:
         deploy_after_register(rt, job.model_id)
 
@@ -39,7 +39,8 @@ def run(rt: Runtime, job: RegisterJob) -> None:
 def fail(rt: Runtime, job: RegisterJob, failure: MLCommonsError) -> None:
     """Mark the task FAILED and tell the waiting API call why."""
     set_state(rt.store, job.task_id, MLTaskState.FAILED, error=failure.reason)
-    rt.store.replies.push(job.reply_key, JobReply(error=ErrorInfo.of(failure)))
+    reply = JobReply(request_id=job.request_id, error=ErrorInfo.of(failure))
+    rt.store.replies.push(job.reply_key, reply)
 
 
 def build_model(store: Store, job: RegisterJob) -> MLModel:

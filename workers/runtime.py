@@ -9,8 +9,7 @@ from celery import Celery
 
 from common.crypto import CredentialCipher, new_master_key
 from common.settings import Settings
-from common.store import Store
-from common.stores.connection import connect
+from common.store import Store, open_store
 from workers.model_cache import ModelCache
 from workers.remote.http import HttpClient
 
@@ -40,12 +39,7 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, celery: Celery, node: NodeIdentity) -> Runtime:
         """Create the runtime; connections open lazily on first use."""
-        store = Store(
-            connect(settings.require_redis_url()),
-            settings.key_prefix,
-            reply_ttl_s=settings.reply_ttl_s,
-        )
-        return cls(settings=settings, celery=celery, node=node, store=store)
+        return cls(settings=settings, celery=celery, node=node, store=open_store(settings))
 
     @property
     def cipher(self) -> CredentialCipher:

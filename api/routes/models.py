@@ -58,7 +58,8 @@ def _register_job(svc: Services, body: dict[str, Any], model_id: str, task_id: s
     return RegisterJob(
         task_id=task_id,
         model_id=model_id,
-        reply_key=svc.store.replies.new_key(),
+        reply_key=svc.listener.inbox,
+        request_id=new_id(),
         name=body["name"],
         description=body.get("description"),
         model_group_id=body.get("model_group_id") or None,

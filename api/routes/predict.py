@@ -12,9 +12,10 @@ from api.routes.body import json_body
 from api.routes.connectors import DISABLED
 from api.schemas import PredictSchema, load
 from api.services import Services, services
-from common.cluster_settings import ClusterSettings, effective
+from common.cluster_settings import ClusterSettings
 from common.deployment import start_deploy
 from common.errors import IllegalArgumentError, NotFoundError, StatusError
+from common.ids import new_id
 from common.messages import PredictRequest
 from common.nodes import require_eligible
 from common.queueing import role_queue
@@ -47,7 +48,8 @@ def _request(
     svc: Services, model_id: str, model: MLModel, body: dict[str, Any], cluster: ClusterSettings
 ) -> PredictRequest:
     return PredictRequest(
-        reply_key=svc.store.replies.new_key(),
+        reply_key=svc.listener.inbox,
+        request_id=new_id(),
         queue=role_queue(only_ml=cluster.only_run_on_ml_node),
         deadline=time.time() + svc.settings.predict_timeout_s,
         model_id=model_id,
@@ -66,16 +68,16 @@ def predict(model_id: str, algorithm: str = "remote") -> Response:
     """Run one prediction; the body is exactly ML Commons' inference_results."""
     body = load(PredictSchema(), json_body(required=False))
     svc = services()
-    model, persistent, transient, all_nodes = svc.store.predict_context(model_id)
+    model = svc.view.model(model_id)
     if model is None:
         raise NotFoundError("Failed to find model")
-    cluster = effective(persistent, transient)
+    cluster = svc.view.cluster()
     if not cluster.remote_inference_enabled:
         raise StatusError(DISABLED, status=400)
     if model.is_enabled is False:
         raise StatusError("Model is disabled.", status=403)
     nodes = require_eligible(
-        all_nodes,
+        svc.view.nodes(),
         only_ml=cluster.only_run_on_ml_node,
         ttl_s=svc.settings.node_ttl_s,
         message="no eligible node to run predict request",

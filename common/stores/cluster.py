@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from common.stores.changes import Changes
 from common.stores.connection import Redis
 from common.stores.keys import KeyBuilder
 
@@ -14,9 +15,10 @@ SCOPES = ("persistent", "transient")
 class ClusterSettingsStore:
     """`<prefix>:settings:persistent` and `<prefix>:settings:transient`."""
 
-    def __init__(self, redis: Redis, keys: KeyBuilder) -> None:
+    def __init__(self, redis: Redis, keys: KeyBuilder, changes: Changes) -> None:
         self._redis = redis
         self._keys = keys
+        self._changes = changes
 
     def key(self, scope: str) -> str:
         """Name the hash of one scope."""
@@ -43,6 +45,7 @@ class ClusterSettingsStore:
                 pipe.hdel(key, name)
             else:
                 pipe.hset(key, name, json.dumps(value))
+        self._changes.add_publish(pipe, "settings")
         pipe.execute()
 
 

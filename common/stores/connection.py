@@ -32,6 +32,22 @@ def connect(url: str) -> redis.Redis:
     )
 
 
+def connect_queue(url: str) -> redis.Redis:
+    """Open a client for the predict queue server: fail in a fraction of a second, not ten.
+
+    Everything on that server is transient; when it is gone, callers answer 503 at once
+    rather than hold a client for the whole record-store retry budget.
+    """
+    return redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        retry=Retry(ExponentialBackoff(cap=0.1, base=0.02), retries=2),
+        retry_on_error=RETRY_ON,
+        socket_connect_timeout=1.0,
+        health_check_interval=30,
+    )
+
+
 def connect_for_blocking(url: str) -> redis.Redis:
     """Open a client without automatic retries, for blocking waits that track their deadline."""
     return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)

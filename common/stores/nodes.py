@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from common.records import Node, from_json, to_json
+from common.stores.changes import Changes
 from common.stores.connection import Redis
 from common.stores.keys import KeyBuilder
 
@@ -10,8 +11,9 @@ from common.stores.keys import KeyBuilder
 class NodeTable:
     """`<prefix>:nodes` (id -> Node JSON) and `<prefix>:node_ids` (name -> id)."""
 
-    def __init__(self, redis: Redis, keys: KeyBuilder) -> None:
+    def __init__(self, redis: Redis, keys: KeyBuilder, changes: Changes) -> None:
         self._redis = redis
+        self._changes = changes
         self.key = keys.key("nodes")
         self._ids = keys.key("node_ids")
 
@@ -25,12 +27,18 @@ class NodeTable:
         return list(self._redis.hvals(self._ids))
 
     def beat(self, node: Node) -> None:
-        """Record a node's heartbeat."""
-        self._redis.hset(self.key, node.id, to_json(node))
+        """Record a node's heartbeat; views reload the table (a node may have joined)."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hset(self.key, node.id, to_json(node))
+        self._changes.add_publish(pipe, "nodes")
+        pipe.execute()
 
     def forget(self, node_id: str) -> None:
-        """Remove a node that is shutting down."""
-        self._redis.hdel(self.key, node_id)
+        """Remove a node that is shutting down; views stop routing to it at once."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hdel(self.key, node_id)
+        self._changes.add_publish(pipe, "nodes")
+        pipe.execute()
 
     def all(self) -> list[Node]:
         """Return every node that has announced itself, alive or not."""

@@ -17,6 +17,19 @@ return 0
 """
 
 
+# Move up to ARGV[1] of the oldest requests (producers LPUSH, so the oldest are at the right)
+# onto the node's in-flight list in one step, and return them newest first. Under load one
+# round trip takes a whole batch; the move and the take are one atomic step, so a request
+# is always in exactly one list.
+TAKE_MANY_LUA = """
+local items = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
+if #items == 0 then return items end
+redis.call('LTRIM', KEYS[1], 0, -#items - 1)
+for i = #items, 1, -1 do redis.call('LPUSH', KEYS[2], items[i]) end
+return items
+"""
+
+
 class PredictQueues:
     """`<prefix>:predict:<queue>` and `<prefix>:predict:inflight:<node id>`."""
 
@@ -35,6 +48,13 @@ class PredictQueues:
     def push(self, request: PredictRequest) -> None:
         """Enqueue one request (consumers take from the other end: FIFO)."""
         self._redis.lpush(self.queue_key(request.queue), request.encode())
+
+    def push_many(self, by_queue: dict[str, list[bytes]]) -> None:
+        """Enqueue encoded requests, oldest first, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for queue, payloads in by_queue.items():
+            pipe.lpush(self.queue_key(queue), *payloads)
+        pipe.execute()
 
     def requeue_inflight(self, node_id: str) -> int:
         """Put a dead node's unanswered requests back at the head of their queues."""

@@ -9,6 +9,7 @@ import msgspec
 
 from common.errors import NotFoundError
 from common.records import from_json, to_json
+from common.stores.changes import Changes
 from common.stores.connection import Redis
 from common.stores.keys import KeyBuilder
 
@@ -25,12 +26,14 @@ class RecordStore(Generic[R]):
         kind: str,
         record_type: type[R],
         *,
+        changes: Changes,
         created: Callable[[R], int] | None = None,
     ) -> None:
         self._redis = redis
         self._keys = keys
         self.kind = kind
         self._type = record_type
+        self._changes = changes
         self._created = created
 
     def key(self, record_id: str) -> str:
@@ -61,6 +64,7 @@ class RecordStore(Generic[R]):
         pipe = self._redis.pipeline(transaction=True)
         pipe.set(self.key(record_id), to_json(record))
         pipe.sadd(self._ids_key(), record_id)
+        self._changes.add_publish(pipe, f"{self.kind}:{record_id}")
         pipe.execute()
 
     def update(self, record_id: str, change: Callable[[R], R | None]) -> R:
@@ -80,6 +84,7 @@ class RecordStore(Generic[R]):
             pipe.multi()
             if changed is not None:
                 pipe.set(key, to_json(changed))
+                self._changes.add_publish(pipe, f"{self.kind}:{record_id}")
             result[:] = [changed if changed is not None else current]
 
         self._redis.transaction(attempt, key)
@@ -90,6 +95,7 @@ class RecordStore(Generic[R]):
         pipe = self._redis.pipeline(transaction=True)
         pipe.delete(self.key(record_id))
         pipe.srem(self._ids_key(), record_id)
+        self._changes.add_publish(pipe, f"{self.kind}:{record_id}")
         return bool(pipe.execute()[0])
 
     def all(self) -> list[tuple[str, R]]:

@@ -72,9 +72,12 @@ class Cluster:
     nodes: dict[str, Node] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, redis_url: str, tmp: Path, prefix: str) -> Cluster:
+    def create(
+        cls, redis_url: str, tmp: Path, prefix: str, queue_redis_url: str | None = None
+    ) -> Cluster:
         settings = Settings(
             redis_url=redis_url,
+            queue_redis_url=queue_redis_url,
             key_prefix=prefix,
             port=free_port(),
             data_dir=tmp,
@@ -97,6 +100,9 @@ class Cluster:
         return Store(
             redis.Redis.from_url(self.settings.require_redis_url(), decode_responses=True),
             self.settings.key_prefix,
+            queue=redis.Redis.from_url(
+                self.settings.require_queue_redis_url(), decode_responses=True
+            ),
         )
 
     def start_api(self) -> None:

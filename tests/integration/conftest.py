@@ -31,6 +31,15 @@ def redis_server(tmp_root: Path) -> Iterator[EmbeddedRedis]:
 
 
 @pytest.fixture(scope="session")
+def queue_server(tmp_root: Path) -> Iterator[EmbeddedRedis]:
+    """The memory-only server for predict queues and replies, as `modelgate up` runs one."""
+    server = EmbeddedRedis(tmp_root / "queues", persistent=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def mock(tmp_root: Path) -> Iterator[MockUpstream]:
     upstream = MockUpstream(tmp_root)
     yield upstream
@@ -45,8 +54,10 @@ def slow_mock(tmp_root: Path) -> Iterator[MockUpstream]:
 
 
 @pytest.fixture(scope="session")
-def cluster(redis_server: EmbeddedRedis, tmp_root: Path) -> Iterator[Cluster]:
-    running = Cluster.create(redis_server.url, tmp_root, "it")
+def cluster(
+    redis_server: EmbeddedRedis, queue_server: EmbeddedRedis, tmp_root: Path
+) -> Iterator[Cluster]:
+    running = Cluster.create(redis_server.url, tmp_root, "it", queue_server.url)
     try:
         running.start_api()
         running.start_node("ml", "ml-1")

@@ -56,13 +56,12 @@ def test_malformed_queue_entry_is_dropped_and_service_continues(
     from tests.integration.cluster import wait_for
 
     store = gw.store
-    store.redis.lpush(store.predicts.queue_key("ml"), "not a request")
+    queues = store.queue_redis
+    queues.lpush(store.predicts.queue_key("ml"), "not a request")
     ml_inflight = store.predicts.inflight_key(str(gw.node_id("ml-1")))
+    wait_for(lambda: queues.llen(store.predicts.queue_key("ml")) == 0, 10, "the entry to be taken")
     wait_for(
-        lambda: store.redis.llen(store.predicts.queue_key("ml")) == 0, 10, "the entry to be taken"
-    )
-    wait_for(
-        lambda: "not a request" not in store.redis.lrange(ml_inflight, 0, -1),
+        lambda: "not a request" not in queues.lrange(ml_inflight, 0, -1),
         10,
         "the entry to leave the in-flight list",
     )

@@ -36,7 +36,8 @@ def store(redis_server: EmbeddedRedis) -> Iterator[Store]:
 
 def _request(store: Store, queue: str = "ml") -> PredictRequest:
     return PredictRequest(
-        reply_key=store.replies.new_key(),
+        reply_key=store.replies.new_inbox(),
+        request_id="r1",
         queue=queue,
         deadline=time.time() + 5,
         model_id="m",
@@ -58,7 +59,7 @@ def test_every_concept_writes_under_the_prefix(store: Store):
     store.deployments.add_holder("m", "n1")
     store.deployments.record_result("t1", "n1", None)
     store.predicts.push(_request(store))
-    store.replies.push(store.replies.new_key(), JobReply(model_id="m"))
+    store.replies.push(store.replies.new_inbox(), JobReply(request_id="r", model_id="m"))
     store.master_key.get_or_create("k")
     keys = set(store.redis.scan_iter("*"))
     mine = {k for k in keys if k.startswith(store.keys.prefix + ":")}
@@ -66,21 +67,30 @@ def test_every_concept_writes_under_the_prefix(store: Store):
     assert all(k.split(":")[0] == store.keys.prefix for k in mine)
 
 
-def test_reply_has_one_ttl_rule_and_a_typed_wait(store: Store):
-    key = store.replies.new_key()
-    store.replies.push(key, JobReply(model_id="m1"))
-    assert 0 < store.redis.ttl(key) <= 7 + 5
-    assert store.replies.wait(key, JobReply, 1.0) == JobReply(model_id="m1")
-    assert store.replies.wait(key, JobReply, 0.2) is None  # answered once, then gone
+def test_an_inbox_has_one_ttl_rule_and_hands_out_answers_in_order(store: Store):
+    inbox = store.replies.new_inbox()
+    for n in range(3):
+        store.replies.push(inbox, JobReply(request_id=f"r{n}", model_id="m"))
+    assert 0 < store.redis.ttl(inbox) <= 7 + 5
+    taken = store.replies.take(inbox, timeout_s=1.0, most=2)
+    assert [JobReply.decode(raw).request_id for raw in taken] == ["r0", "r1"]
+    assert [
+        JobReply.decode(raw).request_id for raw in store.replies.take(inbox, timeout_s=1.0, most=9)
+    ] == ["r2"]
+    started = time.monotonic()
+    assert store.replies.take(inbox, timeout_s=0.3, most=9) == []
+    assert time.monotonic() - started >= 0.25
 
 
-def test_a_wait_wakes_on_a_reply_pushed_later(store: Store):
-    key = store.replies.new_key()
-    reply = PredictReply(node="n", node_name="ml-1", role="ml", body="{}")
-    timer = threading.Timer(0.2, store.replies.push, args=(key, reply))
+def test_a_take_wakes_on_an_answer_pushed_later(store: Store):
+    inbox = store.replies.new_inbox()
+    reply = PredictReply(request_id="r", node="n", node_name="ml-1", role="ml", body="{}")
+    timer = threading.Timer(0.2, store.replies.push, args=(inbox, reply))
     timer.start()
     started = time.monotonic()
-    assert store.replies.wait(key, PredictReply, 5.0) == reply
+    assert [PredictReply.decode(r) for r in store.replies.take(inbox, timeout_s=5, most=9)] == [
+        reply
+    ]
     assert time.monotonic() - started < 2.0
     timer.join()
 

@@ -128,7 +128,7 @@ def _raiser(error: BaseException) -> Callable[[], Any]:
 
 def _error_from_queue(info: bytes) -> MLCommonsError:
     """An error as a worker's predict reply carries it back to the API."""
-    raw = b'{"node":"n","node_name":"ml-1","role":"ml","error":' + info + b"}"
+    raw = b'{"request_id":"r","node":"n","node_name":"ml-1","role":"ml","error":' + info + b"}"
     error = PredictReply.decode(raw).error
     assert error is not None
     return error.to_error()

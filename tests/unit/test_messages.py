@@ -18,6 +18,7 @@ from common.messages import (
     PredictRequest,
     RegisterJob,
     UndeployJob,
+    addressee,
 )
 from common.records import Connector, ConnectorAction, DeploySetting
 
@@ -26,6 +27,7 @@ MESSAGES: list[Message] = [
         task_id="t",
         model_id="m",
         reply_key="mg:reply:x",
+        request_id="r1",
         name="gpt",
         connector=Connector(
             protocol="http",
@@ -39,10 +41,11 @@ MESSAGES: list[Message] = [
     ),
     DeployJob(task_id="t", model_id="m"),
     UndeployJob(model_id="m"),
-    JobReply(model_id="m"),
-    JobReply(error=ErrorInfo.of(NotFoundError("Failed to find connector:c"))),
+    JobReply(request_id="r1", model_id="m"),
+    JobReply(request_id="r2", error=ErrorInfo.of(NotFoundError("Failed to find connector:c"))),
     PredictRequest(
         reply_key="mg:reply:y",
+        request_id="r3",
         queue="ml",
         deadline=1700000000.5,
         model_id="m",
@@ -52,8 +55,16 @@ MESSAGES: list[Message] = [
         trusted=["^https://.*$"],
         private_ip_enabled=False,
     ),
-    PredictReply(node="n", node_name="ml-1", role="ml", body='{"inference_results":[]}'),
-    PredictReply(node="n", node_name="ml-1", role="ml", error=ErrorInfo.of(MLCommonsError("x"))),
+    PredictReply(
+        request_id="r3", node="n", node_name="ml-1", role="ml", body='{"inference_results":[]}'
+    ),
+    PredictReply(
+        request_id="r4",
+        node="n",
+        node_name="d",
+        role="data",
+        error=ErrorInfo.of(MLCommonsError("x")),
+    ),
 ]
 
 
@@ -114,7 +125,9 @@ def test_predict_request_must_name_where_to_reply():
 def test_an_error_crosses_the_queue_unchanged():
     sent = GatewayTimeoutError("The remote model did not answer in time")
     info = PredictReply.decode(
-        PredictReply(node="n", node_name="d", role="data", error=ErrorInfo.of(sent)).encode()
+        PredictReply(
+            request_id="r", node="n", node_name="d", role="data", error=ErrorInfo.of(sent)
+        ).encode()
     ).error
     assert info is not None
     received = info.to_error()
@@ -128,3 +141,14 @@ def test_an_error_crosses_the_queue_unchanged():
 def test_messages_are_immutable():
     with pytest.raises(AttributeError):
         DeployJob(task_id="t", model_id="m").task_id = "u"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("message", [m for m in MESSAGES if hasattr(m, "request_id")])
+def test_a_reply_names_its_request_without_a_full_decode(message):
+    assert addressee(message.encode()) == message.request_id
+
+
+@pytest.mark.parametrize("raw", ["", "{}", '{"request_id":5}', "[1]"])
+def test_a_reply_without_a_request_id_is_refused(raw):
+    with pytest.raises(MessageError):
+        addressee(raw)
