@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from api.errors import register_error_handlers
+from api.limits import register_limits
 from api.routes import BLUEPRINTS
 from api.services import Services
 from common.settings import Settings
@@ -18,6 +19,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.url_map.strict_slashes = False  # "_predict/" works as "_predict"
     app.extensions["modelgate"] = Services.from_settings(settings)
     register_error_handlers(app)
+    register_limits(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app

@@ -1,4 +1,4 @@
-"""WSGI entry point for servers that import an app object (gunicorn api.wsgi:app)."""
+"""WSGI entry point for servers that import an app object (`granian ... api.wsgi:app`)."""
 
 from __future__ import annotations
 

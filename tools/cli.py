@@ -11,7 +11,7 @@ from pathlib import Path
 # Sub-command -> module; each module offers configure_parser(parser) and main(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("tools.stack", "run the whole stack: Redis, API, one ML-node and one data-node worker"),
-    "api": ("tools.serve", "serve the REST API with gunicorn"),
+    "api": ("tools.serve", "serve the REST API (granian)"),
     "worker": ("tools.serve_worker", "run one worker node (--role ml|data): predicts and jobs"),
     "mock-upstream": (
         "tools.mock_upstream.cli",

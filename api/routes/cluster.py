@@ -25,7 +25,7 @@ def _render(flat: dict[str, Any]) -> dict[str, Any]:
 @blueprint.put("/_cluster/settings")
 def put_settings() -> dict[str, Any]:
     """Validate every change first, then store them: a bad value changes nothing."""
-    body = load(ClusterSettingsSchema(), json_body(required=True))
+    body = load(ClusterSettingsSchema, json_body(required=True))
     changes = {
         scope: cs.validate(cs.flatten(body[scope], scope), scope)
         for scope in ("persistent", "transient")

@@ -47,7 +47,7 @@ def create() -> dict[str, Any]:
     """Validate, encrypt credentials, store; answer with the new connector_id."""
     require_remote_inference()
     body = json_body(required=True, empty_message="Create Connector request has empty body")
-    connector = load(ConnectorSchema(), body)
+    connector = load(ConnectorSchema, body)
     validate_connector(connector, standalone=True)
     doc = rules.build_document(connector, services().cipher, now_ms())
     connector_id = new_id()

@@ -23,7 +23,7 @@ INDEX = ".plugins-ml-model-group"
 def register() -> dict[str, Any]:
     """Create a model group with a unique name."""
     body = load(
-        ModelGroupSchema(),
+        ModelGroupSchema,
         json_body(required=True, empty_message="Model group request has empty body"),
     )
     name = body.get("name")

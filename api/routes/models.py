@@ -77,7 +77,7 @@ def _register_job(svc: Services, body: dict[str, Any], model_id: str, task_id: s
 def register() -> dict[str, Any]:
     """Validate, record a CREATED task, and hand the registration to a worker."""
     require_remote_inference()
-    body = load(RegisterModelSchema(), json_body(required=True))
+    body = load(RegisterModelSchema, json_body(required=True))
     _check_register_body(body)
     svc = services()
     model_id, task_id = new_id(), new_id()
@@ -165,7 +165,7 @@ def undeploy_one(model_id: str) -> dict[str, Any]:
 @blueprint.post("/_unload")
 def undeploy_many() -> dict[str, Any]:
     """Undeploy the models named in the body."""
-    body = load(UndeploySchema(), json_body(required=False))
+    body = load(UndeploySchema, json_body(required=False))
     if not body.get("model_ids"):
         raise IllegalArgumentError("Must set specific model ids to undeploy")
     return _undeploy_all(list(body["model_ids"]))

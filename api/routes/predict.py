@@ -66,7 +66,7 @@ def _request(
 @blueprint.post("/_plugins/_ml/_predict/<algorithm>/<model_id>")
 def predict(model_id: str, algorithm: str = "remote") -> Response:
     """Run one prediction; the body is exactly ML Commons' inference_results."""
-    body = load(PredictSchema(), json_body(required=False))
+    body = load(PredictSchema, json_body(required=False))
     svc = services()
     model = svc.view.model(model_id)
     if model is None:

@@ -29,14 +29,14 @@ def test_connector_keeps_known_fields_and_drops_unknown() -> None:
         "actions": [ACTION],
         "surprise": True,
     }
-    loaded = load(ConnectorSchema(), body)
+    loaded = load(ConnectorSchema, body)
     assert "surprise" not in loaded
     assert loaded["version"] == 1 and loaded["parameters"] == {"n": 7}
     assert loaded["actions"][0]["action_type"] == "predict"
 
 
 def test_connector_absent_fields_stay_absent() -> None:
-    loaded = load(ConnectorSchema(), {"name": "c"})
+    loaded = load(ConnectorSchema, {"name": "c"})
     assert loaded == {"name": "c"}
 
 
@@ -55,21 +55,21 @@ def test_connector_absent_fields_stay_absent() -> None:
 )
 def test_action_errors_use_ml_commons_words(action: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError) as error:
-        load(ConnectorSchema(), {"actions": [action]})
+        load(ConnectorSchema, {"actions": [action]})
     assert message in str(error.value.messages)
 
 
 def test_wrong_types_are_rejected() -> None:
     with pytest.raises(ValidationError) as error:
-        load(ConnectorSchema(), {"name": 5, "parameters": []})
+        load(ConnectorSchema, {"name": 5, "parameters": []})
     assert set(error.value.messages) == {"name", "parameters"}
     with pytest.raises(ValidationError):
-        load(ConnectorSchema(), {"client_config": {"max_connection": 0}})
+        load(ConnectorSchema, {"client_config": {"max_connection": 0}})
 
 
 def test_register_model_with_inline_connector() -> None:
     loaded = load(
-        RegisterModelSchema(),
+        RegisterModelSchema,
         {
             "name": "m",
             "function_name": "remote",
@@ -82,13 +82,19 @@ def test_register_model_with_inline_connector() -> None:
 
 
 def test_predict_defaults_and_parameters_must_be_an_object() -> None:
-    assert load(PredictSchema(), {}) == {"parameters": {}, "action_type": "predict"}
+    assert load(PredictSchema, {}) == {"parameters": {}, "action_type": "predict"}
     with pytest.raises(ValidationError):
-        load(PredictSchema(), {"parameters": ["not", "an", "object"]})
+        load(PredictSchema, {"parameters": ["not", "an", "object"]})
 
 
 def test_undeploy_and_cluster_settings_defaults() -> None:
-    assert load(UndeploySchema(), {"model_ids": ["a"]})["model_ids"] == ["a"]
-    assert load(ClusterSettingsSchema(), {}) == {"persistent": {}, "transient": {}}
+    assert load(UndeploySchema, {"model_ids": ["a"]})["model_ids"] == ["a"]
+    assert load(ClusterSettingsSchema, {}) == {"persistent": {}, "transient": {}}
     with pytest.raises(ValidationError):
-        load(ClusterSettingsSchema(), {"persistent": "x"})
+        load(ClusterSettingsSchema, {"persistent": "x"})
+
+
+def test_a_shared_schema_gives_each_load_its_own_defaults() -> None:
+    first = load(PredictSchema, {})
+    first["parameters"]["leak"] = "x"
+    assert load(PredictSchema, {})["parameters"] == {}
