@@ -23,11 +23,17 @@ def check_request_size() -> None:
     )
     if len(target) > MAX_REQUEST_LINE:
         raise StatusError(f"URI longer than {MAX_REQUEST_LINE} bytes", status=414)
-    headers = request.headers
-    if len(headers) > MAX_HEADER_FIELDS:
+    # One pass over the WSGI environ: werkzeug's header view costs several times more.
+    fields = 0
+    for key, value in environ.items():
+        if key.startswith("HTTP_") or key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            fields += 1
+            if len(key) + len(value) > MAX_HEADER_FIELD:
+                raise StatusError(
+                    f"a header field is longer than {MAX_HEADER_FIELD} bytes", status=431
+                )
+    if fields > MAX_HEADER_FIELDS:
         raise StatusError(f"more than {MAX_HEADER_FIELDS} header fields", status=431)
-    if any(len(name) + len(value) + 2 > MAX_HEADER_FIELD for name, value in headers.items()):
-        raise StatusError(f"a header field is longer than {MAX_HEADER_FIELD} bytes", status=431)
 
 
 def register_limits(app: Flask) -> None:

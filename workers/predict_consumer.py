@@ -203,7 +203,9 @@ class PredictConsumer:
         try:
             remaining = max(0.0, job.deadline - time.time())
             # The API stops waiting at the deadline; so does the node, freeing its slot.
-            body = await asyncio.wait_for(predict.serve(self._rt, job), remaining)
+            # (asyncio.timeout, not wait_for: no extra task per predict.)
+            async with asyncio.timeout(remaining):
+                body = await predict.serve(self._rt, job)
             return self._reply(job, body=body)
         except TimeoutError:
             timeout = GatewayTimeoutError("The remote model did not answer in time")
