@@ -243,7 +243,7 @@ def test_parser_defaults() -> None:
     assert args.spawn_stack is False and args.no_progress is False and args.no_history is False
     assert args.output == "bench-result.json"
     assert Path(args.history).name == "bench-history.jsonl" and Path(args.history).is_absolute()
-    assert (args.goal_rps, args.goal_added_p50_ms, args.goal_added_p99_ms) == (None, None, None)
+    assert (args.goal_rps, args.goal_added_p50_ms, args.goal_added_p99_ms) == (1500.0, 1.0, 3.0)
 
 
 def test_parser_concurrency_list_and_options() -> None:
