@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import TypeVar
 
 import redis
@@ -63,6 +62,11 @@ class ReplyListener:
         self._waiters: dict[str, Waiter] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
+
+    def close(self) -> None:
+        """Stop reading the inbox (within one take timeout); waiters left time out."""
+        self._closed.set()
 
     def expect(self, request_id: str) -> Waiter:
         """Register a waiter before its job is sent, so no answer can arrive unclaimed."""
@@ -86,7 +90,7 @@ class ReplyListener:
                 self._thread.start()
 
     def _run(self) -> None:
-        while True:
+        while not self._closed.is_set():
             try:
                 batch = self._replies.take(self.inbox, timeout_s=TAKE_TIMEOUT_S, most=TAKE_MOST)
             except (redis.ConnectionError, redis.TimeoutError) as error:
@@ -94,7 +98,7 @@ class ReplyListener:
                 # The queue server's memory holds every request in flight and its answer:
                 # with the server gone they are lost, so their callers hear it now.
                 self._fail_all()
-                time.sleep(0.2)
+                self._closed.wait(0.2)
                 continue
             for raw in batch:
                 self._route(raw)
