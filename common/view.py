@@ -30,7 +30,7 @@ NODES = "nodes"
 class ClusterView:
     """Cached reads over a Store, invalidated by the store's change notifications."""
 
-    def __init__(self, store: Store, *, max_age_s: float = 5.0) -> None:
+    def __init__(self, store: Store, *, max_age_s: float = 30.0) -> None:
         self._store = store
         self._max_age_s = max_age_s
         self._entries: dict[str, tuple[Any, float]] = {}
