@@ -126,7 +126,7 @@ class PredictRequest(Message, kw_only=True, frozen=True):
     queue: str
     deadline: float  # epoch seconds; past it the API has stopped waiting
     model_id: str
-    generation: int  # the model record's last_updated_time the API saw
+    generation: int  # MLModel.serving_generation as the API saw it
     parameters: FreeForm
     action_type: str = "predict"
     text_docs: list[str] | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import zlib
 from enum import StrEnum
 from typing import Any, TypeVar, cast
 
@@ -213,6 +214,17 @@ class MLModel(Record, kw_only=True, frozen=True):
     def is_serving(self) -> bool:
         """True while the model is deployed, partly deployed or being deployed."""
         return self.model_state in SERVING_STATES
+
+    @property
+    def serving_generation(self) -> int:
+        """A fingerprint of what a node loads to serve this model: its connector.
+
+        It stays the same through deploy and undeploy (which rewrite the record), so a node's
+        prepared model stays valid; a different inline connector or connector id changes it.
+        """
+        if self.connector is not None:
+            return zlib.crc32(to_json(self.connector))
+        return zlib.crc32((self.connector_id or "").encode())
 
 
 class ModelGroup(Record, kw_only=True, frozen=True):

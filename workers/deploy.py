@@ -27,9 +27,9 @@ def prepare_model(rt: Runtime, model_id: str) -> PreparedModel:
         connector = rt.store.connectors.require(
             connector_id, f"Failed to find connector:{connector_id}"
         )
-    credential = rt.cipher.decrypt(connector.credential)
+    prepared = rt.cache.prepare(model.serving_generation, connector, rt.cipher.decrypt)
     rt.store.deployments.add_holder(model_id, rt.node.id)
-    return PreparedModel(model.last_updated_time, connector, credential)
+    return prepared
 
 
 def run(rt: Runtime, job: DeployJob) -> None:

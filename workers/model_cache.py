@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from common.records import Connector
+from common.records import Connector, to_json
 
 
 @dataclass(frozen=True)
@@ -21,16 +22,36 @@ class PreparedModel:
 
 
 class ModelCache:
-    """Thread-safe model_id -> PreparedModel, reloaded when the model record changes."""
+    """Thread-safe model_id -> PreparedModel, reloaded when the model's connector changes."""
 
     def __init__(self) -> None:
         self._items: dict[str, PreparedModel] = {}
+        # One decoded connector and one decrypted credential per distinct connector, shared by
+        # every model that uses it: 10,000 models on one connector hold one copy, not 10,000.
+        # Bounded by the distinct connectors this node has loaded.
+        self._connectors: dict[bytes, tuple[Connector, dict[str, str]]] = {}
         self._lock = threading.Lock()
 
+    def prepare(
+        self,
+        generation: int,
+        connector: Connector,
+        decrypt: Callable[[dict[str, str]], dict[str, str]],
+    ) -> PreparedModel:
+        """Return a model ready to serve, sharing the connector with models that use it too."""
+        key = to_json(connector)
+        with self._lock:
+            shared = self._connectors.get(key)
+        if shared is None:
+            shared = (connector, decrypt(connector.credential))
+            with self._lock:
+                shared = self._connectors.setdefault(key, shared)
+        return PreparedModel(generation, *shared)
+
     def peek(self, model_id: str, generation: int) -> PreparedModel | None:
-        """Return the cached model if it is as fresh as the record the API read."""
+        """Return the cached model if it was prepared from what the API's record describes."""
         item = self._items.get(model_id)
-        return item if item is not None and item.generation >= generation else None
+        return item if item is not None and item.generation == generation else None
 
     def put(self, model_id: str, item: PreparedModel) -> None:
         """Hold a freshly deployed model."""

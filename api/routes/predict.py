@@ -53,7 +53,7 @@ def _request(
         queue=role_queue(only_ml=cluster.only_run_on_ml_node),
         deadline=time.time() + svc.settings.predict_timeout_s,
         model_id=model_id,
-        generation=model.last_updated_time,
+        generation=model.serving_generation,
         parameters=body["parameters"],
         action_type=body["action_type"],
         text_docs=body.get("text_docs"),

@@ -288,3 +288,28 @@ def _subclasses(base: type) -> list[type]:
     for sub in base.__subclasses__():
         found += [sub, *_subclasses(sub)]
     return found
+
+
+def test_serving_generation_ignores_deploy_state_but_not_the_connector():
+    model = _model()
+    redeployed = structs.replace(
+        model,
+        model_state=MLModelState.DEPLOYED,
+        last_updated_time=99,
+        last_deployed_time=99,
+        planning_worker_nodes=["n1"],
+    )
+    assert redeployed.serving_generation == model.serving_generation
+    assert structs.replace(model, connector_id="c2").serving_generation != model.serving_generation
+    inline = Connector(
+        protocol="http",
+        parameters={"endpoint": "a"},
+        credential={},
+        actions=[ConnectorAction(action_type="PREDICT", method="POST", url="http://a")],
+    )
+    with_inline = structs.replace(model, connector_id=None, connector=inline)
+    changed = structs.replace(inline, parameters={"endpoint": "b"})
+    assert (
+        structs.replace(with_inline, connector=changed).serving_generation
+        != with_inline.serving_generation
+    )
