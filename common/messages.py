@@ -23,7 +23,7 @@ class MessageError(MLCommonsError):
     """A message could not be read: malformed, or written by a newer version."""
 
 
-class Message(msgspec.Struct, kw_only=True, frozen=True):
+class Message(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     """Base of every cross-process message."""
 
     v: int = MESSAGE_VERSION
@@ -54,13 +54,13 @@ class Message(msgspec.Struct, kw_only=True, frozen=True):
 _ENCODER = msgspec.json.Encoder()
 
 
-class Addressed(msgspec.Struct, frozen=True):
+class Addressed(msgspec.Struct, frozen=True, gc=False):
     """The one field every reply shares: which waiting caller it is for."""
 
     request_id: str
 
 
-class ErrorInfo(msgspec.Struct, frozen=True):
+class ErrorInfo(msgspec.Struct, frozen=True, gc=False):
     """An MLCommonsError as it crosses a queue: enough to answer the client the same way."""
 
     type: str

@@ -125,8 +125,11 @@ class NodeRole(StrEnum):
     DATA = "data"
 
 
-class Record(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+class Record(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, gc=False):
     """Base of every record: keyword-built, immutable, unset optional fields left out.
+
+    gc=False: records are trees of plain values and never form reference cycles, so the
+    cycle collector need not track them (a process may hold tens of thousands: the views).
 
     omit_defaults leaves out every field equal to its default, so a field the wire always
     shows has no default, even where its value rarely changes (is_hidden, algorithm).
@@ -145,7 +148,7 @@ class ConnectorAction(Record, kw_only=True, frozen=True):
     post_process_function: str | None = None
 
 
-class ClientConfig(msgspec.Struct, kw_only=True, frozen=True):
+class ClientConfig(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     """A connector's client_config; every field is shown, defaults included, as ML Commons does."""
 
     max_connection: int = 30

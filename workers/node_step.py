@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -112,6 +113,8 @@ class NodeStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships n
         # Beat first: a node taking requests before it looks alive would have them requeued.
         self._heartbeat.start()
         self._runtime.http.run(self._predicts.start())
+        # What start-up built lives as long as the node: keep it out of the collector's scans.
+        gc.freeze()
 
     def stop(self, worker: Any) -> None:
         """Leave the node table, let running predicts finish, then close the runtime."""
