@@ -41,7 +41,7 @@ class Message(msgspec.Struct, kw_only=True, frozen=True, gc=False):
         """Read a message of this class; raise MessageError if malformed or too new."""
         try:
             message = cast(M, _DECODERS[cls].decode(raw))
-        except msgspec.DecodeError as error:
+        except (msgspec.DecodeError, RecursionError) as error:
             raise MessageError(f"Unreadable {cls.__name__} message: {error}") from None
         if message.v > MESSAGE_VERSION:
             raise MessageError(
@@ -155,5 +155,5 @@ def addressee(raw: str | bytes) -> str:
     """Return the request_id a reply answers, reading nothing else of it."""
     try:
         return cast(Addressed, _DECODERS[Addressed].decode(raw)).request_id
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, RecursionError) as error:
         raise MessageError(f"Unreadable reply: {error}") from None

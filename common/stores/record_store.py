@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -14,6 +15,16 @@ from common.stores.connection import Redis
 from common.stores.keys import KeyBuilder
 
 R = TypeVar("R", bound=msgspec.Struct)
+# Ids are minted by common/ids.py (URL-safe base64). An id outside that alphabet (a ":" could
+# reach another key) or one of the names the layout keeps beside records (the id index, the
+# group names, the active-task set) addresses no record: it is simply not found.
+_RECORD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_LAYOUT_NAMES = frozenset({"ids", "names", "active"})
+
+
+def is_record_id(record_id: str) -> bool:
+    """True for an id that can only ever address a record of its own kind."""
+    return record_id not in _LAYOUT_NAMES and _RECORD_ID.fullmatch(record_id) is not None
 
 
 class RecordStore(Generic[R]):
@@ -48,7 +59,9 @@ class RecordStore(Generic[R]):
         return from_json(raw, self._type)
 
     def get(self, record_id: str) -> R | None:
-        """Return one record, or None when absent."""
+        """Return one record, or None when absent (or when no record can have that id)."""
+        if not is_record_id(record_id):
+            return None
         raw = self._redis.get(self.key(record_id))
         return None if raw is None else self.decode(raw)
 
@@ -61,6 +74,8 @@ class RecordStore(Generic[R]):
 
     def put(self, record_id: str, record: R) -> None:
         """Write one record and index its id."""
+        if not is_record_id(record_id):
+            raise ValueError(f"not a record id: {record_id!r}")  # ids are ours: a bug if hit
         pipe = self._redis.pipeline(transaction=True)
         pipe.set(self.key(record_id), to_json(record))
         pipe.sadd(self._ids_key(), record_id)
@@ -72,6 +87,8 @@ class RecordStore(Generic[R]):
 
         change() may return None to leave the record as it is.
         """
+        if not is_record_id(record_id):
+            raise NotFoundError(f"Failed to find {self.kind} {record_id}")
         key = self.key(record_id)
         result: list[R] = []
 
@@ -92,6 +109,8 @@ class RecordStore(Generic[R]):
 
     def delete(self, record_id: str) -> bool:
         """Delete one record; True when it existed."""
+        if not is_record_id(record_id):
+            return False
         pipe = self._redis.pipeline(transaction=True)
         pipe.delete(self.key(record_id))
         pipe.srem(self._ids_key(), record_id)
