@@ -15,8 +15,9 @@ from granian.log import LogLevels
 
 from common.settings import Settings
 
-# Seconds a stopping worker gets to finish the requests it holds.
-STOP_GRACE_S = 10
+# Seconds a stopping worker gets to finish the requests it holds. granian also waits this long
+# for idle keep-alive connections to go, so it bounds how long Ctrl-C takes.
+STOP_GRACE_S = 5
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
