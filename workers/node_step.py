@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import socket
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -14,6 +13,7 @@ from celery.concurrency.solo import TaskPool as SoloPool
 from celery.concurrency.thread import TaskPool as ThreadPool
 
 from common.ids import new_node_id
+from common.interpreter import settle_interpreter
 from common.queueing import ROLES, queues_for, shared_queues
 from common.settings import Settings
 from common.store import open_store
@@ -113,8 +113,7 @@ class NodeStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships n
         # Beat first: a node taking requests before it looks alive would have them requeued.
         self._heartbeat.start()
         self._runtime.http.run(self._predicts.start())
-        # What start-up built lives as long as the node: keep it out of the collector's scans.
-        gc.freeze()
+        settle_interpreter()
 
     def stop(self, worker: Any) -> None:
         """Leave the node table, let running predicts finish, then close the runtime."""
