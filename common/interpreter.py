@@ -7,8 +7,9 @@ import sys
 
 # CPython hands the GIL to a waiting thread only every switch interval (5 ms by default). An
 # API process has request threads and a reply listener, a node its event loop and heartbeat:
-# at 0.5 ms a woken thread runs sooner. Measured with `modelgate bench` at concurrency 1:
-# added p99 from 3.7-6.1 ms to 2.6-3.2 ms, p50 1.7-1.9 to 1.35-1.55 ms; c=64 unchanged.
+# at 0.5 ms a woken thread runs sooner. `modelgate bench` at concurrency 1, several runs each
+# on a noisy 2-vCPU VM: added p50 1.55-1.90 -> 1.32-1.67 ms, p99 3.7-6.1 -> 2.1-3.7 ms;
+# throughput at concurrency 64 unchanged.
 SWITCH_INTERVAL_S = 0.0005
 
 
