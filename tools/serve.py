@@ -15,8 +15,8 @@ from granian.log import LogLevels
 
 from common.settings import Settings
 
-# Seconds a stopping worker gets to finish the requests it holds. granian also waits this long
-# for idle keep-alive connections to go, so it bounds how long Ctrl-C takes.
+# Seconds a stopping worker gets to finish the requests it holds; a worker still running then
+# is killed, so this also bounds how long Ctrl-C of the stack takes (decision 0002).
 STOP_GRACE_S = 5
 
 
