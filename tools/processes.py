@@ -24,6 +24,9 @@ class Child(subprocess.Popen[bytes]):
     """A child process that remembers the process group it leads, if it leads one."""
 
     group: int | None = None
+    # The leader forwards stop signals to its own children (a server and its workers): a
+    # polite signal goes to the leader alone; only SIGKILL goes to the whole group.
+    relays: bool = False
 
 
 def spawn(
@@ -33,13 +36,14 @@ def spawn(
     cwd: str | Path | None = None,
     new_session: bool = False,
     new_group: bool = False,
+    relays: bool = False,
     stdout: Output = None,
     stderr: Output = None,
 ) -> Child:
     """Start cmd; new_session or new_group makes it lead a process group that stop() ends whole.
 
     A new session also detaches the child from the terminal; a new group only keeps a terminal
-    Ctrl-C from reaching it.
+    Ctrl-C from reaching it. relays: the leader stops its own children when signalled.
     """
     child = Child(
         list(cmd),
@@ -52,6 +56,7 @@ def spawn(
         stderr=stderr,
     )
     child.group = child.pid if new_session or new_group else None
+    child.relays = relays
     return child
 
 
@@ -79,7 +84,8 @@ def _group(proc: subprocess.Popen[Any]) -> int | None:
 
 def _signal(proc: subprocess.Popen[Any], sig: signal.Signals) -> None:
     group = _group(proc)
-    if group is None:
+    relays = isinstance(proc, Child) and proc.relays
+    if group is None or (relays and sig != signal.SIGKILL):
         proc.send_signal(sig)  # does nothing once the child has been reaped
         return
     # The group outlives its leader: members left behind must still get the signal.

@@ -79,11 +79,20 @@ def _supervise(children: Sequence[subprocess.Popen[bytes]], ready: Callable[[], 
     return 0
 
 
+def _spawn(cmd: list[str], env: dict[str, str]) -> processes.Child:
+    if cmd[-1] != "api":
+        return processes.spawn(cmd, env=env)
+    # The API server stops its own workers. A terminal Ctrl-C reaching them as well raced
+    # granian's stop (a worker then waited out the kill timeout), so the API gets a process
+    # group of its own and one signal, from here.
+    return processes.spawn(cmd, env=env, new_group=True, relays=True)
+
+
 def main(args: argparse.Namespace) -> int:
     """Run everything in the foreground; Ctrl-C stops every process started here."""
     settings, servers = _start_redis(Settings.from_env())
     env = {**os.environ, **settings.to_env()}
-    children = [processes.spawn(cmd, env=env) for cmd in _commands(args)]
+    children = [_spawn(cmd, env) for cmd in _commands(args)]
     print(f"modelgate API on http://{settings.host}:{settings.port}", flush=True)
     store = open_store(settings)
     expected = args.ml_workers + args.data_workers

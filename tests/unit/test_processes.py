@@ -142,3 +142,22 @@ def test_a_grandchild_ignoring_the_signal_is_killed_after_its_leader_ended(
     assert leader.returncode == -signal.SIGTERM
     assert _gone(grandchild)
     assert time.monotonic() - began >= 0.5
+
+
+def test_a_relaying_leader_alone_gets_the_polite_signal(start: Start) -> None:
+    # The grandchild would die of SIGTERM at once: with relays, only SIGKILL reaches it, after
+    # the grace period, because its leader (a server that stops its own workers) got SIGTERM.
+    cmd = [sys.executable, "-c", PARENT, "plain"]
+    leader = spawn(cmd, new_group=True, relays=True, stdout=subprocess.PIPE)
+    try:
+        assert leader.stdout is not None
+        grandchild = int(leader.stdout.readline().decode())
+        began = time.monotonic()
+        stop(leader, grace_s=0.5)
+        assert leader.returncode == -signal.SIGTERM
+        assert _gone(grandchild)
+        assert time.monotonic() - began >= 0.5  # it outlived the SIGTERM: SIGKILL ended it
+    finally:
+        stop(leader, sig=signal.SIGKILL)
+        if leader.stdout is not None:
+            leader.stdout.close()
