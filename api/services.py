@@ -14,7 +14,7 @@ from common.crypto import CredentialCipher, new_master_key
 from common.queueing import create_celery
 from common.records import Node
 from common.settings import Settings
-from common.store import Store, open_store
+from common.store import Store, connect_for_blocking, open_store
 from common.view import ClusterView
 
 
@@ -38,7 +38,7 @@ class Services:
             settings=settings,
             store=store,
             celery=create_celery(settings),
-            view=ClusterView(store),
+            view=ClusterView(store, subscriber=connect_for_blocking(settings.require_redis_url())),
             dispatcher=Dispatcher(store.predicts),
             listener=ReplyListener(store.replies),
         )

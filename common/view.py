@@ -2,9 +2,9 @@
 
 Reads are served from memory. Every write of those records publishes what changed on one
 channel (common/stores/changes.py); a subscriber thread drops the changed entries, so a
-change reaches every process within milliseconds. Entries also expire after max_age_s, a
-bound on staleness should a notification ever be lost, and nothing is cached while the
-subscription is down.
+change reaches every process within milliseconds. The subscription uses a client that does
+not retry, so a lost connection is seen: the view is emptied and nothing is cached until it
+is back. Entries also expire after max_age_s, a last bound on staleness.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import redis
 from common.cluster_settings import ClusterSettings, effective
 from common.records import MLModel, Node
 from common.store import Store
+from common.stores.connection import Redis
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,8 +31,11 @@ NODES = "nodes"
 class ClusterView:
     """Cached reads over a Store, invalidated by the store's change notifications."""
 
-    def __init__(self, store: Store, *, max_age_s: float = 30.0) -> None:
+    def __init__(
+        self, store: Store, *, subscriber: Redis | None = None, max_age_s: float = 300.0
+    ) -> None:
         self._store = store
+        self._subscriber = subscriber
         self._max_age_s = max_age_s
         self._entries: dict[str, tuple[Any, float]] = {}
         self._epoch = 0
@@ -95,7 +99,7 @@ class ClusterView:
             time.sleep(0.2)
 
     def _follow_changes(self) -> None:
-        with self._store.changes.subscribe() as subscription:
+        with self._store.changes.subscribe(self._subscriber) as subscription:
             self._reset(live=True)  # anything read before the subscription may be stale
             for key in subscription:
                 self.drop(key)

@@ -23,9 +23,13 @@ class Changes:
         pipe.publish(self.channel, key)
 
     @contextmanager
-    def subscribe(self) -> Iterator[Iterator[str]]:
-        """Subscribe; yield the changed keys as they come (blocks; ends on a Redis error)."""
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+    def subscribe(self, client: Redis | None = None) -> Iterator[Iterator[str]]:
+        """Subscribe; yield the changed keys as they come (blocks; ends on a Redis error).
+
+        Pass a client without automatic retries: a retried pub/sub connection resubscribes
+        silently, and the subscriber would never learn that it missed notifications meanwhile.
+        """
+        pubsub = (client or self._redis).pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(self.channel)
             pubsub.get_message(timeout=POLL_S)  # the subscribe confirmation: now we are live

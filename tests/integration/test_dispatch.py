@@ -239,3 +239,19 @@ def test_a_read_racing_a_change_is_not_kept(store: Store):
 def _calls(store: Store, command: str) -> int:
     stats = store.redis.info("commandstats").get(f"cmdstat_{command}", {})
     return int(stats.get("calls", 0))
+
+
+def test_view_forgets_everything_when_its_subscription_drops(
+    store: Store, redis_server: EmbeddedRedis
+):
+    view = ClusterView(store, subscriber=connect_for_blocking(redis_server.url), max_age_s=600)
+    store.models.put("m4", _model())
+    view.model("m4")
+    _until(lambda: view._live)
+    view.model("m4")
+    assert "model:m4" in view._entries
+    # Drop the subscription and change the model while it is down: the notification is lost.
+    store.redis.client_kill_filter(_type="pubsub")
+    store.models.update("m4", lambda m: structs.replace(m, model_state=MLModelState.UNDEPLOYED))
+    took = _until(lambda: view.model("m4").model_state == MLModelState.UNDEPLOYED)  # type: ignore[union-attr]
+    assert took < 2.0
