@@ -75,6 +75,15 @@ class ClusterView:
             self._epoch += 1
             self._entries.pop(key, None)
 
+    def _preload_models(self) -> None:
+        # Every model in one read (SMEMBERS + MGET), so no request meets a cold entry; changes
+        # made while this runs wait in the subscription and are applied right after.
+        now = time.monotonic()
+        models = self._store.models.all()
+        with self._lock:
+            for model_id, model in models:
+                self._entries.setdefault(f"model:{model_id}", (model, now))
+
     def _reset(self, *, live: bool) -> None:
         with self._lock:
             self._epoch += 1
@@ -101,5 +110,6 @@ class ClusterView:
     def _follow_changes(self) -> None:
         with self._store.changes.subscribe(self._subscriber) as subscription:
             self._reset(live=True)  # anything read before the subscription may be stale
+            self._preload_models()
             for key in subscription:
                 self.drop(key)

@@ -255,3 +255,14 @@ def test_view_forgets_everything_when_its_subscription_drops(
     store.models.update("m4", lambda m: structs.replace(m, model_state=MLModelState.UNDEPLOYED))
     took = _until(lambda: view.model("m4").model_state == MLModelState.UNDEPLOYED)  # type: ignore[union-attr]
     assert took < 2.0
+
+
+def test_view_preloads_every_model_when_it_subscribes(store: Store):
+    for n in range(20):
+        store.models.put(f"p{n}", _model())
+    view = ClusterView(store, max_age_s=600)
+    view.cluster()  # first use subscribes, then loads every model in one read
+    _until(lambda: view._live and "model:p19" in view._entries)
+    gets_before = _calls(store, "get")
+    assert all(view.model(f"p{n}") is not None for n in range(20))
+    assert _calls(store, "get") == gets_before
