@@ -75,6 +75,18 @@ class ClusterView:
             self._epoch += 1
             self._entries.pop(key, None)
 
+    def _apply(self, key: str) -> None:
+        """Drop what changed; a model is read again at once, so requests never find it cold."""
+        self.drop(key)
+        kind, _, model_id = key.partition(":")
+        if kind != "model":
+            return
+        epoch = self._epoch
+        model = self._store.models.get(model_id)
+        with self._lock:
+            if model is not None and epoch == self._epoch:
+                self._entries[key] = (model, time.monotonic())
+
     def _preload_models(self) -> None:
         # Every model in one read (SMEMBERS + MGET), so no request meets a cold entry; changes
         # made while this runs wait in the subscription and are applied right after.
@@ -112,4 +124,4 @@ class ClusterView:
             self._reset(live=True)  # anything read before the subscription may be stale
             self._preload_models()
             for key in subscription:
-                self.drop(key)
+                self._apply(key)
