@@ -30,8 +30,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-workers", type=int, default=1, help="data-node workers to start")
 
 
-def _commands(args: argparse.Namespace) -> list[list[str]]:
-    commands = [command("api")]
+def _node_commands(args: argparse.Namespace) -> list[list[str]]:
+    commands: list[list[str]] = []
     for role, count in (("ml", args.ml_workers), ("data", args.data_workers)):
         commands += [
             command("worker", "--role", role, "--name", f"{role}-{i + 1}") for i in range(count)
@@ -79,20 +79,19 @@ def _supervise(children: Sequence[subprocess.Popen[bytes]], ready: Callable[[], 
     return 0
 
 
-def _spawn(cmd: list[str], env: dict[str, str]) -> processes.Child:
-    if cmd[-1] != "api":
-        return processes.spawn(cmd, env=env)
+def _spawn_api(env: dict[str, str]) -> processes.Child:
     # The API server stops its own workers. A terminal Ctrl-C reaching them as well raced
     # granian's stop (a worker then waited out the kill timeout), so the API gets a process
     # group of its own and one signal, from here.
-    return processes.spawn(cmd, env=env, new_group=True, relays=True)
+    return processes.spawn(command("api"), env=env, new_group=True, relays=True)
 
 
 def main(args: argparse.Namespace) -> int:
     """Run everything in the foreground; Ctrl-C stops every process started here."""
     settings, servers = _start_redis(Settings.from_env())
     env = {**os.environ, **settings.to_env()}
-    children = [_spawn(cmd, env) for cmd in _commands(args)]
+    nodes = [processes.spawn(cmd, env=env) for cmd in _node_commands(args)]
+    children = [_spawn_api(env), *nodes]
     print(f"modelgate API on http://{settings.host}:{settings.port}", flush=True)
     store = open_store(settings)
     expected = args.ml_workers + args.data_workers

@@ -45,12 +45,8 @@ class PredictQueues:
         """Name the list holding the requests a node has taken but not answered."""
         return self._keys.key("predict", "inflight", node_id)
 
-    def push(self, request: PredictRequest) -> None:
-        """Enqueue one request (consumers take from the other end: FIFO)."""
-        self._redis.lpush(self.queue_key(request.queue), request.encode())
-
     def push_many(self, by_queue: dict[str, list[bytes]]) -> None:
-        """Enqueue encoded requests, oldest first, in one round trip."""
+        """Enqueue encoded requests, oldest first, in one round trip (consumers take FIFO)."""
         pipe = self._redis.pipeline(transaction=False)
         for queue, payloads in by_queue.items():
             pipe.lpush(self.queue_key(queue), *payloads)
