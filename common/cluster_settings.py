@@ -54,6 +54,8 @@ DEFINITIONS: dict[str, Definition] = {
     "max_model_on_node": Definition("int", 10, 0, 10000),
     "allow_registering_model_via_url": Definition("bool", False),
     "allow_registering_model_via_local_file": Definition("bool", False),
+    # The cap on an upstream answer's size, in bytes, that a node reads and parses; -1 lifts it.
+    "max_json_size": Definition("int", 100_000_000, -1, 2**31 - 1),
     "task_dispatch_policy": Definition(
         "choice", "round_robin", choices=("round_robin", "least_load")
     ),
@@ -71,6 +73,7 @@ class ClusterSettings:
     remote_inference_enabled: bool
     connector_access_control: bool
     model_access_control: bool
+    max_json_size: int
 
 
 def effective(persistent: dict[str, Any], transient: dict[str, Any]) -> ClusterSettings:
@@ -89,6 +92,7 @@ def effective(persistent: dict[str, Any], transient: dict[str, Any]) -> ClusterS
         remote_inference_enabled=_as_bool(value("remote_inference.enabled")),
         connector_access_control=_as_bool(value("connector_access_control_enabled")),
         model_access_control=_as_bool(value("model_access_control_enabled")),
+        max_json_size=int(value("max_json_size")),
     )
 
 

@@ -132,6 +132,8 @@ class PredictRequest(Message, kw_only=True, frozen=True):
     text_docs: list[str] | None = None
     trusted: list[str]
     private_ip_enabled: bool
+    # plugins.ml_commons.max_json_size when the request was queued; -1 means unlimited.
+    max_json_size: int = 100_000_000
 
 
 class PredictReply(Message, kw_only=True, frozen=True):

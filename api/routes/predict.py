@@ -59,6 +59,7 @@ def _request(
         text_docs=body.get("text_docs"),
         trusted=list(cluster.trusted_endpoints),
         private_ip_enabled=cluster.private_ip_enabled,
+        max_json_size=cluster.max_json_size,
     )
 
 
