@@ -276,6 +276,7 @@ def test_effective_reads_each_field_from_its_own_setting():
         P + "remote_inference.enabled": "false",
         P + "connector_access_control_enabled": "true",
         P + "model_access_control_enabled": "true",
+        P + "max_json_size": "-1",
         REGEX: ["^x$"],
     }
     settings = cs.effective(persistent, {})
@@ -287,6 +288,7 @@ def test_effective_reads_each_field_from_its_own_setting():
         remote_inference_enabled=False,
         connector_access_control=True,
         model_access_control=True,
+        max_json_size=-1,
     )
 
 
