@@ -102,6 +102,7 @@ class DeployJob(Message, kw_only=True, frozen=True):
 
     task_id: str
     model_id: str
+    epoch: int = 0  # the model's undeploy epoch when the deploy was planned
 
 
 class UndeployJob(Message, kw_only=True, frozen=True):

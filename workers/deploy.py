@@ -7,7 +7,7 @@ import logging
 
 from msgspec import structs
 
-from common.errors import MLCommonsError, NotFoundError
+from common.errors import IllegalArgumentError, MLCommonsError, NotFoundError
 from common.messages import DeployJob
 from common.records import MLModel, MLModelState, MLTaskState, now_ms
 from common.store import Store
@@ -18,18 +18,48 @@ from workers.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-def prepare_model(rt: Runtime, model_id: str) -> PreparedModel:
-    """Load a model's connector and decrypt its credentials; note that this node holds it."""
-    model = rt.store.models.require(model_id, "Failed to find model")
+NOT_READY = "Model not ready yet. Please deploy the model first."
+
+
+def _load(rt: Runtime, model: MLModel) -> PreparedModel:
+    """Read a model's connector and decrypt its credentials (no lock: may be slow)."""
     connector = model.connector
     if connector is None:
         connector_id = model.connector_id or ""
         connector = rt.store.connectors.require(
             connector_id, f"Failed to find connector:{connector_id}"
         )
-    prepared = rt.cache.prepare(model.serving_generation, connector, rt.cipher.decrypt)
-    rt.store.deployments.add_holder(model_id, rt.node.id)
+    return rt.cache.prepare(model.serving_generation, connector, rt.cipher.decrypt)
+
+
+def hold_model(
+    rt: Runtime, model_id: str, *, epoch: int | None = None, refusal: str = NOT_READY
+) -> PreparedModel:
+    """Load a model and hold it on this node, only while it is meant to be served.
+
+    The commit runs under the model's lifecycle lock (common/deployment.py): an undeploy either
+    happened before, and this node does not hold the model, or after, and it sees this node as
+    a holder. With `epoch`, a deploy planned before the latest undeploy is refused too.
+    """
+    store = rt.store
+    prepared = _load(rt, store.models.require(model_id, "Failed to find model"))
+    with store.deployments.lifecycle_lock(model_id):
+        model = store.models.require(model_id, "Failed to find model")
+        overtaken = epoch is not None and store.deployments.epoch(model_id) != epoch
+        if overtaken or not model.is_serving:
+            raise IllegalArgumentError(refusal)
+        if model.serving_generation != prepared.generation:
+            prepared = _load(rt, model)  # changed since the first read
+        store.deployments.add_holder(model_id, rt.node.id)
+        rt.cache.put(model_id, prepared)
     return prepared
+
+
+def drop_model(rt: Runtime, model_id: str) -> None:
+    """Forget a model on undeploy, unless a deploy committed since made this node hold it."""
+    with rt.store.deployments.lifecycle_lock(model_id):
+        if not rt.store.deployments.holds(model_id, rt.node.id):
+            rt.cache.drop(model_id)
 
 
 def run(rt: Runtime, job: DeployJob) -> None:
@@ -41,7 +71,8 @@ def run(rt: Runtime, job: DeployJob) -> None:
         set_state(rt.store, job.task_id, MLTaskState.RUNNING)
     error: str | None = None
     try:
-        rt.cache.put(job.model_id, prepare_model(rt, job.model_id))
+        refusal = f"Model {job.model_id} was undeployed before this node finished deploying it"
+        hold_model(rt, job.model_id, epoch=job.epoch, refusal=refusal)
     except MLCommonsError as failure:
         error = failure.reason
     report(rt.store, job.task_id, rt.node.id, error)
@@ -65,14 +96,22 @@ def _outcome(served: int, failed: int) -> tuple[MLTaskState, MLModelState]:
 
 def settle(store: Store, task_id: str, model_id: str) -> None:
     """Set the deploy task and model states from every node's outcome."""
+    with store.deployments.lifecycle_lock(model_id):
+        _settle(store, task_id, model_id)
+
+
+def _settle(store: Store, task_id: str, model_id: str) -> None:
     results = store.deployments.results(task_id)
     failed = {node: err for node, err in results.items() if err is not None}
     served = len(results) - len(failed)
     task_state, model_state = _outcome(served, len(failed))
     set_state(store, task_id, task_state, error=json.dumps(failed) if failed else None)
 
+    epoch = store.deployments.task_epoch(task_id)
+    overtaken = epoch is not None and store.deployments.epoch(model_id) != epoch
+
     def mark(model: MLModel) -> MLModel | None:
-        if model.model_state != MLModelState.DEPLOYING:
+        if overtaken or model.model_state != MLModelState.DEPLOYING:
             return None  # undeployed (or redeployed) meanwhile: that newer decision stands
         stamp = now_ms()
         return structs.replace(

@@ -38,4 +38,4 @@ def deploy_model(message: str) -> None:
 @shared_task(name=TASK_UNDEPLOY)
 def undeploy_model(message: str) -> None:
     """Drop a model from this node's memory."""
-    current().cache.drop(UndeployJob.decode(message).model_id)
+    deploy.drop_model(current(), UndeployJob.decode(message).model_id)

@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from redis.lock import Lock
+
 from common.stores.connection import Redis
 from common.stores.keys import KeyBuilder
 
 RESULTS_TTL_S = 7 * 24 * 3600
+# A lifecycle step holds a model's lock for a few Redis calls; the timeout only frees the lock
+# of a process that died holding it, and the wait bounds how long a caller queues behind others.
+LOCK_TIMEOUT_S = 10.0
+LOCK_WAIT_S = 15.0
 
 
 class Deployments:
@@ -23,6 +29,33 @@ class Deployments:
         key = self._keys.key("model", model_id, "auto_deploy")
         return bool(self._redis.set(key, 1, nx=True, ex=ttl_s))
 
+    def lifecycle_lock(self, model_id: str) -> Lock:
+        """The lock that orders one model's deploy plans, node commits, undeploys and settles."""
+        return Lock(
+            self._redis,
+            self._keys.key("model", model_id, "lifecycle"),
+            timeout=LOCK_TIMEOUT_S,
+            blocking_timeout=LOCK_WAIT_S,
+        )
+
+    def epoch(self, model_id: str) -> int:
+        """How many times the model has been undeployed: a deploy planned in an older epoch
+        was overtaken by an undeploy and must not make a node hold the model."""
+        return int(self._redis.get(self._keys.key("model", model_id, "epoch")) or 0)
+
+    def next_epoch(self, model_id: str) -> int:
+        """Start a new epoch (on undeploy); return it."""
+        return int(self._redis.incr(self._keys.key("model", model_id, "epoch")))
+
+    def remember_epoch(self, task_id: str, epoch: int) -> None:
+        """Note the epoch a deploy task was planned in, for whoever settles it."""
+        self._redis.set(self._keys.key("task", task_id, "epoch"), epoch, ex=RESULTS_TTL_S)
+
+    def task_epoch(self, task_id: str) -> int | None:
+        """Return the epoch a deploy task was planned in (None for tasks of older versions)."""
+        raw = self._redis.get(self._keys.key("task", task_id, "epoch"))
+        return None if raw is None else int(raw)
+
     def _holders(self, model_id: str) -> str:
         return self._keys.key("model", model_id, "nodes")
 
@@ -35,6 +68,10 @@ class Deployments:
         ids = list(node_ids)
         if ids:
             self._redis.srem(self._holders(model_id), *ids)
+
+    def holds(self, model_id: str, node_id: str) -> bool:
+        """True when a node is recorded as holding a model."""
+        return bool(self._redis.sismember(self._holders(model_id), node_id))
 
     def holders(self, model_id: str) -> set[str]:
         """Return the nodes holding a model."""
