@@ -1,18 +1,28 @@
-"""HTTP limits the server does not enforce itself: request line and header sizes.
+"""HTTP limits the server does not enforce itself: request line, header and body sizes.
 
-granian (the API's server) passes any request line and headers through; these are
-gunicorn's defaults, which the API had before, answered in the OpenSearch envelope.
+granian (the API's server) passes any request line, headers and body through; the line and
+header limits are gunicorn's defaults, which the API had before, and the body limit is
+OpenSearch's `http.max_content_length` (100mb), all answered in the OpenSearch envelope.
+granian calls the app before it reads the body, so a body announced too large is refused
+without being read; one sent chunked is cut off by werkzeug's MAX_CONTENT_LENGTH as it is read.
 """
 
 from __future__ import annotations
 
-from flask import Flask, request
+from typing import Any
 
+from flask import Flask, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wsgi import LimitedStream
+
+from api.errors import envelope
 from common.errors import StatusError
 
 MAX_REQUEST_LINE = 4094
 MAX_HEADER_FIELD = 8190
 MAX_HEADER_FIELDS = 100
+MAX_CONTENT_LENGTH = 100 * 1024 * 1024
+TOO_LARGE = f"The request body is larger than http.max_content_length [{MAX_CONTENT_LENGTH}]"
 
 
 def check_request_size() -> None:
@@ -34,8 +44,37 @@ def check_request_size() -> None:
                 )
     if fields > MAX_HEADER_FIELDS:
         raise StatusError(f"more than {MAX_HEADER_FIELDS} header fields", status=431)
+    length = request.content_length
+    if length is None:
+        # A chunked body: granian marks its input terminated, so werkzeug would read it whole;
+        # bound it here, before anything reads it (werkzeug then answers 413 past the limit).
+        environ["wsgi.input"] = _BoundedBody(environ["wsgi.input"])
+    elif length > MAX_CONTENT_LENGTH:
+        raise StatusError(TOO_LARGE, status=413)
+
+
+class _BoundedBody(LimitedStream):
+    """A chunked body, cut off one byte past the limit.
+
+    werkzeug's LimitedStream.readall() returns `limit` bytes without looking further, so a
+    body over the limit would be silently truncated: read one byte more and refuse if it came.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream, MAX_CONTENT_LENGTH + 1, is_max=True)
+
+    def readall(self) -> bytes:
+        body = super().readall()
+        if len(body) > MAX_CONTENT_LENGTH:
+            raise RequestEntityTooLarge()
+        return body
+
+
+def _too_large(error: RequestEntityTooLarge) -> tuple[Response, int]:
+    return envelope(StatusError.error_type, TOO_LARGE, 413)
 
 
 def register_limits(app: Flask) -> None:
-    """Check every request's size first."""
+    """Check every request's size first; bound the body of chunked requests as it is read."""
     app.before_request(check_request_size)
+    app.register_error_handler(RequestEntityTooLarge, _too_large)

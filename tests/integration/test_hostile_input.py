@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import uuid
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
@@ -117,3 +120,102 @@ def test_malformed_bodies_are_parse_errors(gw: Cluster, raw: bytes) -> None:
     )
     assert _is_envelope(answer, 400), answer.text[:300]
     assert json.loads(answer.text)["error"]["type"] == "parse_exception"
+
+
+# Bodies over http.max_content_length (100 MiB)
+
+LIMIT = 100 * 1024 * 1024
+
+
+def _raw_exchange(gw: Cluster, head: bytes, send_body: Any) -> tuple[int, dict[str, Any]]:
+    """Send a request head and a body (from a thread), return the status and the JSON answer."""
+    address = urlsplit(gw.url)
+    with socket.create_connection((address.hostname or "", address.port or 80), timeout=20) as s:
+        s.sendall(head)
+        sender = threading.Thread(target=send_body, args=(s,), daemon=True)
+        sender.start()
+        reader = s.makefile("rb")
+        status = int(reader.readline().split()[1])
+        length = 0
+        while (line := reader.readline().strip()) != b"":
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        return status, json.loads(reader.read(length))
+
+
+def _swallow(send: Any) -> None:
+    try:
+        send()
+    except OSError:
+        pass  # the server answered and closed before the whole body went: the point
+
+
+@pytest.mark.parametrize("path", ["/_plugins/_ml/connectors/_create", "/no/such/route"])
+def test_a_body_announced_over_the_limit_is_refused_unread(gw: Cluster, path: str) -> None:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {LIMIT + 1}\r\n\r\n"
+    ).encode()
+    sent: list[int] = []
+
+    def trickle(s: socket.socket) -> None:
+        # Only a few KB of the announced 100 MiB: an answer proves the body was not awaited.
+        def send() -> None:
+            for _ in range(4):
+                s.sendall(b" " * 1024)
+                sent.append(1024)
+
+        _swallow(send)
+
+    status, body = _raw_exchange(gw, head, trickle)
+    assert status == 413 and body["status"] == 413
+    assert "max_content_length" in body["error"]["reason"]
+    assert gw.call("GET", "/").status_code == 200
+
+
+def test_a_chunked_body_over_the_limit_is_cut_off(gw: Cluster) -> None:
+    head = (
+        b"POST /_plugins/_ml/connectors/_create HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    chunk = b" " * (1024 * 1024)
+    framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+
+    def flood(s: socket.socket) -> None:
+        def send() -> None:
+            for _ in range(LIMIT // len(chunk) + 8):
+                s.sendall(framed)
+            s.sendall(b"0\r\n\r\n")
+
+        _swallow(send)
+
+    status, body = _raw_exchange(gw, head, flood)
+    assert status == 413 and body["status"] == 413, body
+    assert gw.call("GET", "/").status_code == 200
+
+
+def test_a_body_under_the_limit_is_read(gw: Cluster) -> None:
+    # 2 MiB of spaces around a real body: the size alone does not refuse it.
+    body = b" " * (2 * 1024 * 1024) + json.dumps({"name": f"big-{uuid.uuid4().hex[:6]}"}).encode()
+    answer = requests.post(
+        gw.url + "/_plugins/_ml/model_groups/_register",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_chunked_body_under_the_limit_is_read(gw: Cluster) -> None:
+    name = f"chunked-{uuid.uuid4().hex[:6]}"
+    parts = [b'{"name": ', json.dumps(name).encode(), b"}"]
+    answer = requests.post(  # a generator body goes out chunked, with no Content-Length
+        gw.url + "/_plugins/_ml/model_groups/_register",
+        data=iter(parts),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    group = gw.ok("GET", f"/_plugins/_ml/model_groups/{answer.json()['model_group_id']}")
+    assert group["name"] == name
