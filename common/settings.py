@@ -1,37 +1,278 @@
-"""Process settings: read once from the environment into a frozen Settings object."""
+"""Process settings: read once from the environment into a frozen Settings object.
+
+VARIABLES is the one table of MODELGATE_* variables: from_env reads exactly these, to_env
+writes them, and `modelgate COMMAND --help` lists them. A value that does not fit raises
+SettingsError naming the variable, the form it expects and what it got (credentials masked).
+"""
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
+import math
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
+
+from redis.connection import parse_url
+
+from common.records import NodeRole
 
 PREFIX = "MODELGATE_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+NODE_ROLES = tuple(role.value for role in NodeRole)
+REDIS_URL_EXAMPLE = "redis://127.0.0.1:6379/0"
+
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?")
+_KEY_PREFIX = re.compile(r"[A-Za-z0-9_.:-]+")
+# The node name is also the Celery hostname's first half (NAME@HOST): no '@', no spaces.
+_NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 class SettingsError(ValueError):
-    """An environment variable holds a value that cannot be used."""
+    """An environment variable is missing or holds a value that cannot be used."""
 
 
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(PREFIX + name)
-    if raw is None or raw == "":
-        return default
+class Reader(StrEnum):
+    """A kind of process that reads a variable; each sub-command lists what its processes read."""
+
+    API = "api"
+    NODE = "worker"
+    STACK = "up"
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """What a variable's text must look like: its parser and the words an error uses for it."""
+
+    parse: Callable[[str], Any]  # raises ValueError for text not of this form
+    expected: str
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One MODELGATE_* variable: the Settings field it fills, its form, who reads it and why."""
+
+    name: str
+    field: str
+    form: Form
+    help: str
+    readers: frozenset[Reader]
+    secret: bool = False  # may hold credentials: never echoed whole
+    unset: str = ""  # what leaving it unset means, when its default is no value
+
+    def read(self, text: str) -> Any:
+        """Parse text, or raise SettingsError saying what was expected."""
+        try:
+            return self.form.parse(text)
+        except ValueError:
+            shown = mask_url(text) if self.secret else text
+            raise SettingsError(
+                f"{self.name} must be {self.form.expected}, got {shown!r}"
+            ) from None
+
+
+def mask_url(url: str) -> str:
+    """The URL safe to print: whatever precedes the last '@' (after the scheme) may be a secret."""
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    scheme = head.split("://", 1)[0] + "://" if "://" in head else ""
+    return f"{scheme}**@{tail}"
+
+
+def _integer(low: int, high: int | None = None) -> Form:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low or (high is not None and value > high):
+            raise ValueError(text)
+        return value
+
+    if high is None:
+        return Form(parse, f"an integer of at least {low}")
+    return Form(parse, f"an integer from {low} to {high}")
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(text)
+    return value
+
+
+def _choice(choices: Iterable[str], *, upper: bool = False) -> Form:
+    allowed = tuple(choices)
+
+    def parse(text: str) -> str:
+        value = text.upper() if upper else text
+        if value not in allowed:
+            raise ValueError(text)
+        return value
+
+    return Form(parse, f"one of {', '.join(allowed)}")
+
+
+def _pattern(regex: re.Pattern[str], expected: str) -> Form:
+    def parse(text: str) -> str:
+        if not regex.fullmatch(text):
+            raise ValueError(text)
+        return text
+
+    return Form(parse, expected)
+
+
+def _redis_url(text: str) -> str:
+    """Accept what redis-py connects to, and a database number only where it can be one."""
+    parsed = parse_url(text)  # type: ignore[no-untyped-call]  # ValueError: scheme, port
+    scheme, _, rest = text.partition("://")
+    if scheme == "unix":
+        if not parsed.get("path"):
+            raise ValueError(text)
+        return text
+    path = rest.partition("/")[2].partition("?")[0]
+    if path and not path.isdigit():  # redis-py would silently use database 0
+        raise ValueError(text)
+    return text
+
+
+def _host(text: str) -> str:
     try:
-        return int(raw)
+        ipaddress.ip_address(text)
     except ValueError:
-        raise SettingsError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+        if not _HOSTNAME.fullmatch(text):
+            raise
+    return text
 
 
-def _float(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(PREFIX + name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SettingsError(f"{PREFIX}{name} must be a number, got {raw!r}") from None
+_SECONDS = Form(_seconds, "a number of seconds greater than 0")
+_COUNT = _integer(1)
+_REDIS_URL = Form(_redis_url, f"a redis://, rediss:// or unix:// URL, e.g. {REDIS_URL_EXAMPLE}")
+_API, _NODE, _STACK = Reader.API, Reader.NODE, Reader.STACK
+_EVERYONE = frozenset(Reader)
+
+
+def _var(
+    name: str, field: str, form: Form, readers: Iterable[Reader], text: str, **kw: Any
+) -> Variable:
+    return Variable(PREFIX + name, field, form, text, frozenset(readers), **kw)
+
+
+VARIABLES: tuple[Variable, ...] = (
+    _var(
+        "REDIS_URL",
+        "redis_url",
+        _REDIS_URL,
+        _EVERYONE,
+        "Redis for records and the Celery broker",
+        secret=True,
+        unset="api and worker refuse to start, up starts its own",
+    ),
+    _var(
+        "QUEUE_REDIS_URL",
+        "queue_redis_url",
+        _REDIS_URL,
+        _EVERYONE,
+        "memory-only Redis for predicts and replies",
+        secret=True,
+        unset="the records' Redis",
+    ),
+    _var("DATA_DIR", "data_dir", Form(Path, "a directory"), [_STACK], "up's embedded Redis data"),
+    _var(
+        "HOST",
+        "host",
+        Form(_host, "an IP address or host name, e.g. 127.0.0.1 or 0.0.0.0"),
+        [_API, _STACK],
+        "interface the API listens on",
+    ),
+    _var("PORT", "port", _integer(1, 65535), [_API, _STACK], "port the API listens on"),
+    _var(
+        "KEY_PREFIX",
+        "key_prefix",
+        _pattern(_KEY_PREFIX, "letters, digits, '.', '_', ':' or '-', e.g. mg"),
+        _EVERYONE,
+        "prefix of every Redis key: clusters sharing a Redis use different ones",
+    ),
+    _var("CLUSTER_NAME", "cluster_name", Form(str, "a name"), [_API], "cluster_name in GET /"),
+    _var(
+        "PREDICT_TIMEOUT",
+        "predict_timeout_s",
+        _SECONDS,
+        [_API, _NODE],
+        "seconds a predict (and a job) may take",
+    ),
+    _var(
+        "HEARTBEAT_INTERVAL",
+        "heartbeat_interval_s",
+        _SECONDS,
+        _EVERYONE,
+        "seconds between node heartbeats; a node missing 3 is dead",
+    ),
+    _var(
+        "VISIBILITY_TIMEOUT",
+        "visibility_timeout_s",
+        _COUNT,
+        [_API, _NODE],
+        "seconds before the job of a dead node is redelivered",
+    ),
+    _var(
+        "RESTORE_INTERVAL",
+        "restore_interval_s",
+        _COUNT,
+        [_API, _NODE],
+        "seconds between checks for such jobs",
+    ),
+    _var(
+        "WORKER_CONCURRENCY",
+        "worker_concurrency",
+        _COUNT,
+        [_NODE],
+        "predicts a node serves at once",
+    ),
+    _var("API_WORKERS", "api_workers", _COUNT, [_API], "API worker processes"),
+    _var("API_THREADS", "api_threads", _COUNT, [_API], "request threads per API worker"),
+    _var("NODE_ROLE", "node_role", _choice(NODE_ROLES), [_NODE], "a node's role without --role"),
+    _var(
+        "NODE_NAME",
+        "node_name",
+        _pattern(_NODE_NAME, "letters, digits, '.', '_' or '-', e.g. ml-1"),
+        [_NODE],
+        "a node's name without --name",
+        unset="ROLE-HOSTNAME",
+    ),
+    _var(
+        "LOG_LEVEL",
+        "log_level",
+        _choice(LOG_LEVELS, upper=True),
+        [_NODE, _STACK],
+        "node log level; INFO and DEBUG also show Celery's banner",
+    ),
+)
+
+
+def variables_read_by(readers: Iterable[Reader]) -> list[Variable]:
+    """The variables any of these readers reads, in table order."""
+    wanted = set(readers)
+    return [var for var in VARIABLES if var.readers & wanted]
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Map each MODELGATE_* variable (any case) that is no setting to a one-line warning."""
+    env = os.environ if environ is None else environ
+    # Compared without the prefix, which every name shares and which would make all look alike.
+    known = {var.name.removeprefix(PREFIX): var.name for var in VARIABLES}
+    warnings: dict[str, str] = {}
+    for name in env:
+        if not name.upper().startswith(PREFIX) or name in known.values():
+            continue
+        close = difflib.get_close_matches(name.upper().removeprefix(PREFIX), known, n=1)
+        hint = f"; did you mean {known[close[0]]}?" if close else " (see modelgate COMMAND --help)"
+        warnings[name] = f"{name} is not a modelgate setting{hint}"
+    return warnings
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +295,7 @@ class Settings:
     api_threads: int = 32
     node_role: str = "ml"  # for `celery -A workers.celery_app worker` started without --role
     node_name: str = ""
+    log_level: str = "WARNING"
 
     @property
     def node_ttl_s(self) -> float:
@@ -72,51 +314,35 @@ class Settings:
     def require_redis_url(self) -> str:
         """Return the Redis URL, failing clearly when none was configured."""
         if not self.redis_url:
-            raise SettingsError(f"{PREFIX}REDIS_URL is not set")
+            raise SettingsError(f"{PREFIX}REDIS_URL is not set: expected {_REDIS_URL.expected}")
         return self.redis_url
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build Settings from MODELGATE_* variables; the only reader of os.environ."""
+        """Build Settings from MODELGATE_* variables; the only reader of os.environ.
+
+        An unset or empty variable means its default; any other value must fit its form.
+        """
         env = os.environ if environ is None else environ
-        defaults = cls()
-        return cls(
-            redis_url=env.get(PREFIX + "REDIS_URL") or None,
-            queue_redis_url=env.get(PREFIX + "QUEUE_REDIS_URL") or None,
-            data_dir=Path(env.get(PREFIX + "DATA_DIR") or defaults.data_dir),
-            host=env.get(PREFIX + "HOST") or defaults.host,
-            port=_int(env, "PORT", defaults.port),
-            key_prefix=env.get(PREFIX + "KEY_PREFIX") or defaults.key_prefix,
-            cluster_name=env.get(PREFIX + "CLUSTER_NAME") or defaults.cluster_name,
-            predict_timeout_s=_float(env, "PREDICT_TIMEOUT", defaults.predict_timeout_s),
-            heartbeat_interval_s=_float(env, "HEARTBEAT_INTERVAL", defaults.heartbeat_interval_s),
-            visibility_timeout_s=_int(env, "VISIBILITY_TIMEOUT", defaults.visibility_timeout_s),
-            restore_interval_s=_int(env, "RESTORE_INTERVAL", defaults.restore_interval_s),
-            worker_concurrency=_int(env, "WORKER_CONCURRENCY", defaults.worker_concurrency),
-            api_workers=_int(env, "API_WORKERS", defaults.api_workers),
-            api_threads=_int(env, "API_THREADS", defaults.api_threads),
-            node_role=env.get(PREFIX + "NODE_ROLE") or defaults.node_role,
-            node_name=env.get(PREFIX + "NODE_NAME") or defaults.node_name,
-        )
+        values: dict[str, Any] = {}
+        for var in VARIABLES:
+            text = env.get(var.name)
+            if text:
+                values[var.field] = var.read(text)
+        return cls(**values)
 
     def to_env(self) -> dict[str, str]:
         """Render these settings as MODELGATE_* variables for a child process."""
-        env = {
-            "DATA_DIR": str(self.data_dir),
-            "HOST": self.host,
-            "PORT": str(self.port),
-            "KEY_PREFIX": self.key_prefix,
-            "CLUSTER_NAME": self.cluster_name,
-            "PREDICT_TIMEOUT": str(self.predict_timeout_s),
-            "HEARTBEAT_INTERVAL": str(self.heartbeat_interval_s),
-            "VISIBILITY_TIMEOUT": str(self.visibility_timeout_s),
-            "RESTORE_INTERVAL": str(self.restore_interval_s),
-            "WORKER_CONCURRENCY": str(self.worker_concurrency),
-            "API_WORKERS": str(self.api_workers),
-            "API_THREADS": str(self.api_threads),
-        }
-        if self.redis_url:
-            env["REDIS_URL"] = self.redis_url
-        if self.queue_redis_url:
-            env["QUEUE_REDIS_URL"] = self.queue_redis_url
-        return {PREFIX + key: value for key, value in env.items()}
+        env: dict[str, str] = {}
+        for var in VARIABLES:
+            value = getattr(self, var.field)
+            if value is not None and value != "":
+                env[var.name] = str(value)
+        return env
+
+    def describe(self, var: Variable) -> str:
+        """How --help shows a variable's value in these settings (the defaults: Settings())."""
+        value = getattr(self, var.field)
+        if value is not None and value != "":
+            return f"default: {value}"
+        return f"unset: {var.unset}" if var.unset else "default: unset"

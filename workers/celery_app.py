@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import sys
 
 from celery import Celery
 
-from common.settings import Settings
+from common.settings import Settings, SettingsError
 from workers.app import create_worker_app
 
 APP_NAMES = ("app", "celery")
@@ -15,7 +16,13 @@ APP_NAMES = ("app", "celery")
 @functools.cache
 def worker_app() -> Celery:
     """Build the worker app from MODELGATE_* settings, once per process."""
-    return create_worker_app(Settings.from_env())
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        # Under bare `celery -A workers.celery_app`, one line instead of Celery's traceback.
+        print(f"modelgate: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return create_worker_app(settings)
 
 
 def __getattr__(name: str) -> Celery:

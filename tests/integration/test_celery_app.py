@@ -157,7 +157,7 @@ def test_import_reads_no_settings_and_find_app_builds_the_app_from_them() -> Non
     [
         (["--pool", "processes"], {}, "runs jobs on threads"),
         (["--role", "observer"], {}, "Invalid value for '--role'"),
-        ([], {"MODELGATE_NODE_ROLE": "observer"}, "a node's role is one of ml, data"),
+        ([], {"MODELGATE_NODE_ROLE": "observer"}, "MODELGATE_NODE_ROLE must be one of ml, data"),
     ],
 )
 def test_celery_worker_refuses_what_a_node_cannot_run_as(
