@@ -14,7 +14,9 @@ from common.settings import Settings
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the API app; settings default to the environment."""
     settings = settings or Settings.from_env()
-    app = Flask(__name__)
+    # No static route (the API serves JSON only), and "//" is not merged by a 308 HTML redirect.
+    app = Flask(__name__, static_folder=None)
+    app.url_map.merge_slashes = False
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep ML Commons field order
     app.url_map.strict_slashes = False  # "_predict/" works as "_predict"
     app.extensions["modelgate"] = Services.from_settings(settings)

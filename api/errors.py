@@ -6,9 +6,10 @@ import logging
 from typing import Any
 
 import redis
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 
 from common.errors import MLCommonsError
 
@@ -35,6 +36,11 @@ def _flatten_messages(messages: Any, path: str = "") -> list[str]:
     return [f"{path}: {messages}" if path else str(messages)]
 
 
+def _no_handler() -> tuple[Response, int]:
+    reason = f"no handler found for uri [{request.path}] and method [{request.method}]"
+    return envelope("illegal_argument_exception", reason, 400)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Attach handlers so every error, ours or werkzeug's, answers with the envelope."""
 
@@ -49,15 +55,21 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(NotFound)
     def _no_route(error: NotFound) -> tuple[Response, int]:
-        from flask import request
+        return _no_handler()
 
-        reason = f"no handler found for uri [{request.path}] and method [{request.method}]"
-        return envelope("illegal_argument_exception", reason, 400)
+    @app.after_request
+    def _no_redirect(response: Response) -> Response:
+        # werkzeug answers a path with "//" in it (also "%2F/") with an HTML 308 to the merged
+        # path, and Flask sends routing redirects past the error handlers. OpenSearch does not
+        # redirect: such a path has no handler.
+        if isinstance(request.routing_exception, RequestRedirect):
+            answer, status = _no_handler()
+            answer.status_code = status
+            return answer
+        return response
 
     @app.errorhandler(MethodNotAllowed)
     def _bad_method(error: MethodNotAllowed) -> tuple[Response, int]:
-        from flask import request
-
         methods = set(error.valid_methods or []) - {"HEAD", "OPTIONS"}  # Flask adds these
         allowed = ", ".join(sorted(methods))
         reason = (

@@ -23,7 +23,8 @@ def json_body(*, required: bool, empty_message: str = "request body is required"
         return {}
     try:
         body = msgspec.json.decode(raw)
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        # msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError, not DecodeError.
         raise ParseError(f"Failed to parse the request body: {error}") from None
     except RecursionError:
         raise ParseError(f"The request body nests deeper than {MAX_DEPTH} levels") from None
