@@ -13,7 +13,7 @@ from typing import TypeVar, cast
 import msgspec
 
 from common.errors import MLCommonsError
-from common.records import Connector, DeploySetting, FreeForm, typed_decoders
+from common.records import Connector, DeploySetting, FreeForm, RateLimiter, typed_decoders
 
 MESSAGE_VERSION = 1
 M = TypeVar("M", bound="Message")
@@ -94,6 +94,7 @@ class RegisterJob(Message, kw_only=True, frozen=True):
     deploy_setting: DeploySetting | None = None
     interface: dict[str, str] | None = None
     is_enabled: bool | None = None
+    rate_limiter: RateLimiter | None = None
     deploy: bool = False
 
 

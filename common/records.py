@@ -188,6 +188,38 @@ class DeploySetting(Record, kw_only=True, frozen=True):
     model_ttl_minutes: int | None = None
 
 
+# Java TimeUnit names, as ML Commons' rate_limiter.unit takes them, in seconds.
+TIME_UNITS = {
+    "NANOSECONDS": 1e-9,
+    "MICROSECONDS": 1e-6,
+    "MILLISECONDS": 1e-3,
+    "SECONDS": 1.0,
+    "MINUTES": 60.0,
+    "HOURS": 3600.0,
+    "DAYS": 86400.0,
+}
+
+
+class RateLimiter(Record, kw_only=True, frozen=True):
+    """A model's rate_limiter: `limit` predicts per `unit` (a Java TimeUnit name)."""
+
+    limit: str
+    unit: str
+
+    @property
+    def per_second(self) -> float:
+        """The sustained rate the limit allows."""
+        return float(self.limit) / TIME_UNITS[self.unit]
+
+    @property
+    def burst(self) -> float:
+        """Predicts allowed at once after an idle spell: the whole limit, at least one
+        (ML Commons' per-node bursts of max(L/nodes, 1) add up to about L). A limit of 0 lets
+        nothing through, where ML Commons' bucket would still pass one predict per node."""
+        limit = float(self.limit)
+        return max(limit, 1.0) if limit > 0 else 0.0
+
+
 class MLModel(Record, kw_only=True, frozen=True):
     """A remote model, in MLModel.toXContent's field order."""
 
@@ -199,6 +231,7 @@ class MLModel(Record, kw_only=True, frozen=True):
     model_state: MLModelState
     deploy_setting: DeploySetting | None = None
     is_enabled: bool | None = None
+    rate_limiter: RateLimiter | None = None
     created_time: int
     last_updated_time: int
     last_registered_time: int | None = None

@@ -14,6 +14,7 @@ from common.stores.keys import KeyBuilder
 from common.stores.master_key import MasterKeyStore
 from common.stores.nodes import NodeTable
 from common.stores.predicts import PredictQueues
+from common.stores.rate_limits import RateLimits
 from common.stores.record_store import RecordStore
 from common.stores.replies import Replies
 
@@ -73,6 +74,7 @@ class Store:
         self.deployments = Deployments(client, keys)
         self.active_tasks = ActiveTasks(client, keys)
         self.predicts = PredictQueues(queue, keys)
+        self.rate_limits = RateLimits(queue, keys)
         self.replies = Replies(queue, blocking or queue, keys, reply_ttl_s)
         self.master_key = MasterKeyStore(client, keys)
 

@@ -62,6 +62,7 @@ def build_model(store: Store, job: RegisterJob) -> MLModel:
         is_hidden=False,
         deploy_setting=job.deploy_setting,
         is_enabled=job.is_enabled,
+        rate_limiter=job.rate_limiter,
         interface=job.interface,
         connector_id=job.connector_id,
         connector=None if job.connector_id else job.connector,

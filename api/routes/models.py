@@ -20,7 +20,7 @@ from common.messages import RegisterJob
 from common.model_groups import ACCESS_FIELDS_MESSAGE
 from common.models import public_view
 from common.nodes import alive, require_eligible
-from common.records import DeploySetting, MLTaskType, interface_text, now_ms
+from common.records import DeploySetting, MLTaskType, RateLimiter, interface_text, now_ms
 from common.tasks import new_task
 
 blueprint = Blueprint("models", __name__, url_prefix="/_plugins/_ml/models")
@@ -47,6 +47,12 @@ def _check_register_body(body: dict[str, Any]) -> None:
         )
 
 
+def _rate_limiter(body: dict[str, Any]) -> RateLimiter:
+    limit = body["limit"]
+    text = str(limit).lower() if isinstance(limit, bool) else str(limit)
+    return RateLimiter(limit=text, unit=str(body["unit"]).upper())
+
+
 def _register_job(svc: Services, body: dict[str, Any], model_id: str, task_id: str) -> RegisterJob:
     connector = None
     if not body.get("connector_id"):
@@ -55,6 +61,7 @@ def _register_job(svc: Services, body: dict[str, Any], model_id: str, task_id: s
         connector = rules.build_document(inline, svc.cipher, now_ms())
     setting = body.get("deploy_setting")
     interface = body.get("interface")
+    limiter = body.get("rate_limiter")
     return RegisterJob(
         task_id=task_id,
         model_id=model_id,
@@ -68,6 +75,7 @@ def _register_job(svc: Services, body: dict[str, Any], model_id: str, task_id: s
         deploy_setting=None if setting is None else DeploySetting(**setting),
         interface=None if interface is None else interface_text(interface),
         is_enabled=body.get("is_enabled"),
+        rate_limiter=None if limiter is None else _rate_limiter(limiter),
         deploy=request.args.get("deploy", "false") == "true",
     )
 

@@ -24,6 +24,7 @@ from common.records import MLModel, Node
 blueprint = Blueprint("predict", __name__)
 NODE_HEADER = "X-Modelgate-Node"
 AUTO_DEPLOY_GUARD_S = 10  # concurrent first predicts start one deployment, not one each
+THROTTLED = "Request is throttled at model level."
 
 
 def _ensure_serving(
@@ -84,6 +85,11 @@ def predict(model_id: str, algorithm: str = "remote") -> Response:
         message="no eligible node to run predict request",
     )
     _ensure_serving(svc, model_id, model, nodes, cluster)
+    limiter = model.rate_limiter
+    if limiter is not None and not svc.store.rate_limits.take(
+        model_id, limiter.per_second, limiter.burst
+    ):
+        raise StatusError(THROTTLED, status=429)
     reply = jobs.predict(svc, _request(svc, model_id, model, body, cluster))
     response = Response(reply.body, status=200, mimetype="application/json")
     response.headers[NODE_HEADER] = reply.node
