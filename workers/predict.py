@@ -1,21 +1,41 @@
-"""Serve one prediction on this node: load the model if needed, call it, shape the answer."""
+"""Serve one prediction on this node: load the model if needed, call it, shape the answer.
+
+An upstream request goes out once, and again only as client_config's retry policy says
+(429 and 5xx answers, ML Commons 3.8): never faster than a floor, never past the deadline.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from common.endpoints import require_trusted
+from common.errors import GatewayTimeoutError
 from common.messages import PredictRequest
 from common.records import FreeForm
-from workers.deploy import prepare_model
+from workers.deploy import hold_model
 from workers.model_cache import PreparedModel
 from workers.remote.connector import Outbound, build_request, find_action
 from workers.remote.http import Answer
 from workers.remote.outcome import inference_result, inference_results_body
 from workers.remote.preprocess import parameter_sets
 from workers.runtime import Runtime
+
+T = TypeVar("T")
+# The shortest wait before retry n is FLOOR_S * 2**n, up to FLOOR_CAP_S: a zero or tiny
+# retry_backoff_millis with unbounded retries would otherwise hammer the upstream (one
+# predict sent 3,842 requests in 3 s). The cap is ML Commons' default backoff (200 ms), so a
+# backoff configured at or above the default is never changed, and ten retries still fit
+# in about one second.
+FLOOR_S = 0.01
+FLOOR_CAP_S = 0.2
+# The upstream call ends this long before the predict deadline, so the node's 504 (naming
+# the remote model) reaches the API before the API gives up on the node; and a retry that
+# could only start this close to the deadline is not made: the client gets the last answer.
+DEADLINE_RESERVE_S = 0.25
+NO_ANSWER = "The remote model did not answer in time"
 
 
 async def serve(rt: Runtime, job: PredictRequest) -> str:
@@ -28,8 +48,18 @@ async def serve(rt: Runtime, job: PredictRequest) -> str:
             action.pre_process_function, job.text_docs, model.connector.parameters
         )
         requests = [{**params, **job.parameters} for params in sets]
-    results = await asyncio.gather(*(_one(rt, model, job, params) for params in requests))
-    return inference_results_body(list(results))
+    results = await _all([_one(rt, model, job, params) for params in requests])
+    return inference_results_body(results)
+
+
+async def _all(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run calls concurrently; when one fails, cancel the rest (their answers are moot)."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 async def _one(
@@ -37,34 +67,48 @@ async def _one(
 ) -> dict[str, Any]:
     outbound = build_request(model, parameters, job.action_type)
     require_trusted(outbound.url, job.trusted)
-    answer = await _send(rt, outbound, allow_private=job.private_ip_enabled)
+    answer = await _send(rt, outbound, job)
     return inference_result(
         answer, response_filter=outbound.response_filter, post_process=outbound.post_process
     )
 
 
-async def _send(rt: Runtime, outbound: Outbound, *, allow_private: bool) -> Answer:
+async def _send(rt: Runtime, outbound: Outbound, job: PredictRequest) -> Answer:
     started, attempt = time.monotonic(), 0
     while True:
-        answer = await rt.http.send(
-            outbound.method,
-            outbound.url,
-            headers=outbound.headers,
-            body=outbound.body,
-            connect_timeout=outbound.connect_timeout,
-            read_timeout=outbound.read_timeout,
-            allow_private=allow_private,
-        )
-        retryable = answer.status == 429 or answer.status >= 500
-        policy = outbound.retry
-        if (
-            not retryable
-            or policy is None
-            or not policy.allows(attempt, time.monotonic() - started)
-        ):
+        answer = await _call(rt, outbound, job)
+        delay = _retry_delay(outbound, answer, attempt, time.monotonic() - started)
+        if delay is None or time.time() + delay + DEADLINE_RESERVE_S >= job.deadline:
             return answer
-        await asyncio.sleep(policy.delay(attempt))
+        await asyncio.sleep(delay)
         attempt += 1
+
+
+async def _call(rt: Runtime, outbound: Outbound, job: PredictRequest) -> Answer:
+    """Send once, giving up a little before the deadline (a body may never end)."""
+    try:
+        async with asyncio.timeout(job.deadline - DEADLINE_RESERVE_S - time.time()):
+            return await rt.http.send(
+                outbound.method,
+                outbound.url,
+                headers=outbound.headers,
+                body=outbound.body,
+                connect_timeout=outbound.connect_timeout,
+                read_timeout=outbound.read_timeout,
+                max_body=job.max_json_size,
+                allow_private=job.private_ip_enabled,
+            )
+    except TimeoutError:  # only this timeout: http.send turns its own into transport errors
+        raise GatewayTimeoutError(NO_ANSWER) from None
+
+
+def _retry_delay(outbound: Outbound, answer: Answer, attempt: int, elapsed: float) -> float | None:
+    """Seconds to wait before retrying, or None when the answer stands."""
+    policy = outbound.retry
+    retryable = answer.status == 429 or 500 <= answer.status <= 599
+    if not retryable or policy is None or not policy.allows(attempt, elapsed):
+        return None
+    return max(policy.delay(attempt), min(FLOOR_S * 2.0**attempt, FLOOR_CAP_S))
 
 
 async def _model(rt: Runtime, model_id: str, generation: int) -> PreparedModel:
@@ -73,6 +117,4 @@ async def _model(rt: Runtime, model_id: str, generation: int) -> PreparedModel:
         return cached
     # A cache miss reads Redis and decrypts: do it off the event loop.
     loop = asyncio.get_running_loop()
-    fresh = await loop.run_in_executor(None, prepare_model, rt, model_id)
-    rt.cache.put(model_id, fresh)
-    return fresh
+    return await loop.run_in_executor(None, hold_model, rt, model_id)

@@ -211,7 +211,7 @@ class PredictConsumer:
                 body = await predict.serve(self._rt, job)
             return self._reply(job, body=body)
         except TimeoutError:
-            timeout = GatewayTimeoutError("The remote model did not answer in time")
+            timeout = GatewayTimeoutError(predict.NO_ANSWER)
             return self._reply(job, error=timeout)
         except MLCommonsError as error:
             return self._reply(job, error=error)

@@ -8,10 +8,7 @@ import msgspec
 from flask import request
 
 from common.errors import ParseError
-
-# Deeper bodies are refused (400), whatever the endpoint: parameters are copied into messages
-# and upstream requests, and every process that reads them again must be able to.
-MAX_DEPTH = 100
+from common.json_depth import MAX_DEPTH, nesting_depth
 
 
 def json_body(*, required: bool, empty_message: str = "request body is required") -> dict[str, Any]:
@@ -30,22 +27,8 @@ def json_body(*, required: bool, empty_message: str = "request body is required"
         raise ParseError(f"The request body nests deeper than {MAX_DEPTH} levels") from None
     if not isinstance(body, dict):
         raise ParseError("request body must be a JSON object")
-    if nesting_depth(body) > MAX_DEPTH:
+    # Counting brackets in the text is cheap; walking a large body is not.
+    could_nest = raw.count(b"[") + raw.count(b"{") > MAX_DEPTH
+    if could_nest and nesting_depth(body) > MAX_DEPTH:
         raise ParseError(f"The request body nests deeper than {MAX_DEPTH} levels")
     return body
-
-
-def nesting_depth(value: Any) -> int:
-    """Return how deeply objects and arrays nest in a parsed JSON value (no recursion)."""
-    deepest, pending = 0, [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        pending.extend((child, depth + 1) for child in children)
-    return deepest

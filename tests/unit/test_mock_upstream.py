@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 import botocore.session
 import pytest
 from aiohttp import web
@@ -530,3 +531,55 @@ def test_main_binds_free_port_writes_port_file_and_stops_on_sigterm(tmp_path: Pa
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+# ---------------------------------------------------------------- hostile routes and tally
+
+
+@pytest.mark.parametrize("code", [999, 600, 418, 302])
+def test_hostile_status_answers_any_code(code: int) -> None:
+    path = f"/hostile/status/{code}?location=http://elsewhere/&body=oops"
+    reply = call("GET", path, allow_redirects=False)
+    assert (reply.status, reply.body) == (code, b"oops")
+    assert reply.headers["Location"] == "http://elsewhere/"
+
+
+@pytest.mark.parametrize("kind", ["string", "floats", "text"])
+def test_hostile_big_streams_about_the_asked_size(kind: str) -> None:
+    reply = call("POST", f"/hostile/big?bytes=300000&kind={kind}&status=201")
+    assert reply.status == 201 and 299_980 <= len(reply.body) <= 300_000
+    if kind != "text":
+        assert isinstance(reply.json()["data"], str if kind == "string" else list)
+
+
+def test_hostile_gzip_is_small_and_inflates_to_the_asked_size() -> None:
+    async def scenario(client: Client) -> tuple[int, int]:
+        async with client.session.get(client.make_url("/hostile/gzip?mib=3")) as resp:
+            assert resp.headers["Content-Encoding"] == "gzip"
+            inflated = len(await resp.read())
+            return int(resp.headers["Content-Length"]), inflated
+
+    on_the_wire, inflated = run(scenario)
+    assert on_the_wire < 10_000 and inflated == 3 * 1024 * 1024
+
+
+def test_hostile_deep_bytes_and_headers() -> None:
+    assert call("GET", "/hostile/deep?depth=3").body == b"[[[]]]"
+    reply = call("GET", "/hostile/bytes?b64=_-4=&type=text/x-odd&status=207")
+    assert (reply.status, reply.content_type, reply.body) == (207, "text/x-odd", b"\xff\xee")
+    many = call("GET", "/hostile/headers?bytes=10&count=3")
+    assert [many.headers[f"X-Huge-{i}"] for i in range(3)] == ["h" * 10] * 3
+
+
+def test_tally_counts_requests_even_when_the_route_drops_them() -> None:
+    async def scenario(client: Client) -> Any:
+        for path in ("/post?tally=t1", "/hostile/status/500?tally=t1", "/health?tally=t2"):
+            await _reply(client, "POST" if path.startswith("/post") else "GET", path)
+        with pytest.raises(aiohttp.ClientError):
+            await _reply(client, "POST", "/hostile/drop?tally=t1")
+        with pytest.raises(aiohttp.ClientError):
+            await _reply(client, "GET", "/hostile/reset?after=10&tally=t1")
+        counts = [await _reply(client, "GET", f"/tally/{n}") for n in ("t1", "t2", "t3")]
+        return [c.json()["count"] for c in counts]
+
+    assert run(scenario) == [4, 1, 0]

@@ -80,7 +80,7 @@ def test_empty_success_body_is_a_502(body):
     assert caught.value.error_type == "status_exception"
 
 
-@pytest.mark.parametrize("status", [301, 400, 401, 404, 429, 500, 503, 199])
+@pytest.mark.parametrize("status", [400, 401, 404, 429, 500, 503, 599])
 def test_error_status_with_body_keeps_status_and_body(status):
     body = '{"error":{"message":"Incorrect API key provided"}}'
     with pytest.raises(RemoteModelError) as caught:
@@ -88,6 +88,28 @@ def test_error_status_with_body_keeps_status_and_body(status):
     assert caught.value.status == status
     assert caught.value.reason == f"Error from remote service: {body}"
     assert caught.value.error_type == "status_exception"
+
+
+@pytest.mark.parametrize(
+    ("status", "what"),
+    [
+        (301, "redirect status 301, which is not followed"),
+        (399, "redirect status 399, which is not followed"),
+        (199, "invalid HTTP status 199"),
+        (101, "invalid HTTP status 101"),
+        (600, "invalid HTTP status 600"),
+        (999, "invalid HTTP status 999"),
+        (0, "invalid HTTP status 0"),
+    ],
+)
+def test_statuses_http_cannot_relay_are_a_502_naming_them(status, what):
+    with pytest.raises(RemoteModelError) as caught:
+        to_inference_results(Answer(status, '{"e":1}'))
+    assert caught.value.status == 502
+    assert caught.value.reason == f'Remote service answered with {what}: {{"e":1}}'
+    with pytest.raises(RemoteModelError) as empty:
+        to_inference_results(Answer(status, ""))
+    assert empty.value.reason == f"Remote service answered with {what}"
 
 
 @pytest.mark.parametrize(("status", "body"), [(500, ""), (401, "  "), (404, "\n")])

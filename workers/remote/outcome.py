@@ -3,15 +3,22 @@
 Shaping follows ML Commons: a built-in post_process_function turns embeddings into tensors;
 otherwise response_filter (JSONPath) picks part of the body; otherwise the whole JSON body
 becomes dataAsMap ({"response": ...} for arrays, scalars and non-JSON text).
+
+Statuses: 200-300 succeed; a 4xx or 5xx is relayed with "Error from remote service: <body>"
+as ML Commons does; anything else (1xx, 3xx, nonsense like 600 or 999) is a 502 naming it,
+so a client never gets a status HTTP does not define or a redirect without a Location.
+Upstream text in a reason is quoted (bounded); JSON nesting is bounded like request bodies.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import msgspec
+
 from common.errors import IllegalArgumentError, RemoteModelError
-from workers.remote.http import Answer
+from common.json_depth import MAX_DEPTH, nesting_depth
+from workers.remote.http import Answer, is_success, quote
 from workers.remote.jsonpath import MISSING, query
 
 # Built-in post-process function -> (default JSONPath, one vector instead of a list of them).
@@ -38,7 +45,8 @@ NOT_EMBEDDINGS = "The embedding should be a non-empty List containing List of Fl
 
 def inference_results_body(results: list[dict[str, Any]]) -> str:
     """Return the predict response body: compact JSON, key order and non-ASCII kept."""
-    return json.dumps({"inference_results": results}, ensure_ascii=False, separators=(",", ":"))
+    # msgspec writes one buffer: no per-value chunk list as json.dumps builds for big answers.
+    return msgspec.json.encode({"inference_results": results}).decode()
 
 
 def inference_result(
@@ -55,24 +63,50 @@ def inference_result(
 
 
 def _raise_for_status(answer: Answer) -> None:
-    if not 200 <= answer.status <= 300:
-        if answer.body.strip():
-            raise RemoteModelError(
-                f"Error from remote service: {answer.body}", status=answer.status
-            )
-        raise RemoteModelError(
-            f"Remote service returned error status {answer.status} with empty body",
-            status=answer.status,
-        )
-    if not answer.body.strip():
-        raise RemoteModelError("Remote service returned empty response body", status=502)
+    if is_success(answer.status):
+        if not answer.body.strip():
+            raise RemoteModelError("Remote service returned empty response body", status=502)
+        return
+    relayed = 400 <= answer.status <= 599
+    if not relayed:
+        raise RemoteModelError(_unusable_status(answer), status=502)
+    if answer.body.strip():
+        body = quote(answer.body, cut=answer.cut)
+        raise RemoteModelError(f"Error from remote service: {body}", status=answer.status)
+    raise RemoteModelError(
+        f"Remote service returned error status {answer.status} with empty body",
+        status=answer.status,
+    )
+
+
+def _unusable_status(answer: Answer) -> str:
+    if 300 <= answer.status <= 399:
+        what = f"redirect status {answer.status}, which is not followed"
+    else:
+        what = f"invalid HTTP status {answer.status}"
+    body = f": {quote(answer.body, cut=answer.cut)}" if answer.body.strip() else ""
+    return f"Remote service answered with {what}{body}"
 
 
 def _parse(body: str) -> Any:
+    """The JSON value of body, or body itself when it is not (strict) JSON."""
     try:
-        return json.loads(body)
-    except ValueError:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError:  # also NaN, 1e999 and lone surrogates: not JSON
         return body
+    except RecursionError:
+        raise _too_deep() from None
+    # Counting brackets in the text is cheap; walking a large answer is not.
+    could_nest = body.count("[") + body.count("{") > MAX_DEPTH
+    if could_nest and nesting_depth(value) > MAX_DEPTH:
+        raise _too_deep()
+    return value
+
+
+def _too_deep() -> RemoteModelError:
+    return RemoteModelError(
+        f"Remote service response nests deeper than {MAX_DEPTH} levels", status=502
+    )
 
 
 def _as_map(value: Any) -> dict[str, Any]:
