@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+
+import psutil
+
 from common.nodes import alive
-from common.records import MLTask, MLTaskState, MLTaskType
+from common.records import MLTask, MLTaskState, MLTaskType, Node
 from common.store import Store
 from common.tasks import set_state
 from workers.deploy import report
@@ -11,10 +15,14 @@ from workers.deploy import report
 
 def sweep(store: Store, ttl_s: float) -> int:
     """Requeue dead nodes' predicts and settle their tasks; return how much was touched."""
-    live = {n.id for n in alive(store.nodes.all(), ttl_s)}
+    nodes = store.nodes.all()
+    live = {n.id for n in alive(nodes, ttl_s)}
+    # A silent node whose process still runs on this host is stalled, not dead: its requests
+    # may already be upstream, and requeueing them would send them twice.
+    stalled = {n.id for n in nodes if n.id not in live and _still_running(n)}
     touched = 0
     for node_id in store.nodes.known_ids():
-        if node_id not in live:
+        if node_id not in live and node_id not in stalled:
             touched += store.predicts.requeue_inflight(node_id)
     for task_id in store.active_tasks.older_than(ttl_s):
         task = store.tasks.get(task_id)
@@ -23,6 +31,19 @@ def sweep(store: Store, ttl_s: float) -> int:
             continue
         touched += _settle_dead(store, task_id, task, live)
     return touched
+
+
+def _still_running(node: Node) -> bool:
+    """True when the node's own process (not a later one reusing its pid) runs on this host."""
+    if node.host != socket.gethostname():
+        return False  # another host's process cannot be seen: its heartbeat decides
+    try:
+        # The node announced `started` after its process began; a recycled pid began later.
+        process = psutil.Process(node.pid)
+        began_before = process.create_time() <= node.started + 1.0
+        return bool(began_before and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def _settle_dead(store: Store, task_id: str, task: MLTask, live: set[str]) -> int:

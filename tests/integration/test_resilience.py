@@ -15,7 +15,13 @@ import pytest
 import requests
 
 from common.records import FunctionName, MLTask, MLTaskState, MLTaskType
-from tests.integration.cluster import LOOPBACK_TRUSTED, Cluster, MockUpstream, wait_for
+from tests.integration.cluster import (
+    LOOPBACK_TRUSTED,
+    Cluster,
+    MockUpstream,
+    connector_body,
+    wait_for,
+)
 from tools.embedded_redis import EmbeddedRedis
 
 ASK = {"messages": [{"role": "user", "content": "survive"}]}
@@ -146,3 +152,47 @@ def test_deploy_settles_when_a_planned_node_dies(lone: Cluster, mock: MockUpstre
     model = lone.ok("GET", f"/_plugins/_ml/models/{model_id}")
     assert model["model_state"] == "PARTIALLY_DEPLOYED" and model["current_worker_node_count"] == 1
     assert lone.predict(model_id, ASK).status_code == 200
+
+
+def _tallied_connector(gw: Cluster, upstream: MockUpstream, tally: str) -> str:
+    body = connector_body(parameters={"endpoint": upstream.host, "model": "m"})
+    action = body["actions"][0]
+    action["url"] = f"http://{upstream.host}/v1/chat/completions?tally={tally}"
+    return str(gw.ok("POST", "/_plugins/_ml/connectors/_create", body)["connector_id"])
+
+
+def _upstream_hits(upstream: MockUpstream, tally: str) -> int:
+    return int(requests.get(f"{upstream.base}/tally/{tally}", timeout=5).json()["count"])
+
+
+def test_a_stalled_node_is_not_robbed_of_its_requests(
+    lone: Cluster, crash_mock: MockUpstream
+) -> None:
+    """A node silent past the heartbeat limit while its process lives keeps what it took:
+    requeueing would send the request upstream a second time."""
+    for name in list(lone.nodes):
+        lone.kill_node(name)
+    lone.start_node("data", "sweeper")  # sweeps dead nodes; never takes ML-only predicts
+    lone.start_node("ml", "sleeper")
+    tally = f"stall-{uuid.uuid4().hex[:8]}"
+    model_id = lone.register(_tallied_connector(lone, crash_mock, tally), tally)
+    lone.deploy(model_id)
+    sleeper = lone.nodes["sleeper"].process
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(lone.predict, model_id, ASK)
+        wait_for(
+            lambda: pending.done() or _upstream_hits(crash_mock, tally) == 1, 10, "the request"
+        )
+        assert not pending.done(), pending.result().text
+        sleeper.send_signal(signal.SIGSTOP)
+        try:
+            # Well past the node's time-to-live: the sweeper has run several times meanwhile.
+            time.sleep(lone.settings.node_ttl_s + 4 * lone.settings.heartbeat_interval_s)
+            assert lone.node_id("sleeper") is None  # it does look dead
+            inflight = lone.store.predicts.inflight_key(lone.store.nodes.id_for("sleeper", "-"))
+            assert lone.store.queue_redis.llen(inflight) == 1
+        finally:
+            sleeper.send_signal(signal.SIGCONT)
+        response = pending.result(timeout=30)
+    assert response.status_code == 200, response.text
+    assert _upstream_hits(crash_mock, tally) == 1
