@@ -7,6 +7,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from common.records import TIME_UNITS
+from common.request_rules import METHODS
+
 ACTION_TYPES = (
     "predict",
     "execute",
@@ -14,12 +17,26 @@ ACTION_TYPES = (
     "cancel_batch_predict",
     "batch_predict_status",
 )
-METHODS = ("POST", "GET", "PUT", "DELETE")
+
+
+# ML Commons reads client_config's numbers as Java ints; larger ones are not numbers it has.
+JAVA_INT = validate.Range(min=-(2**31), max=2**31 - 1)
 
 
 class _Lenient(Schema):
     class Meta:
         unknown = EXCLUDE  # ML Commons ignores unknown fields
+
+
+class Scalar(fields.Raw):
+    """A string, number or boolean, kept as given; null, objects and arrays are refused."""
+
+    default_error_messages = {"invalid": "must be a string, a number or a boolean"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str | int | float | bool):
+            raise self.make_error("invalid")
+        return value
 
 
 class ActionSchema(_Lenient):
@@ -50,12 +67,12 @@ class ActionSchema(_Lenient):
 
 
 class ClientConfigSchema(_Lenient):
-    max_connection = fields.Integer(validate=validate.Range(min=1))
-    connection_timeout = fields.Integer(validate=validate.Range(min=0))
-    read_timeout = fields.Integer(validate=validate.Range(min=0))
-    retry_backoff_millis = fields.Integer()
-    retry_timeout_seconds = fields.Integer()
-    max_retry_times = fields.Integer()
+    max_connection = fields.Integer(validate=[validate.Range(min=1), JAVA_INT])
+    connection_timeout = fields.Integer(validate=[validate.Range(min=0), JAVA_INT])
+    read_timeout = fields.Integer(validate=[validate.Range(min=0), JAVA_INT])
+    retry_backoff_millis = fields.Integer(validate=JAVA_INT)
+    retry_timeout_seconds = fields.Integer(validate=JAVA_INT)
+    max_retry_times = fields.Integer(validate=JAVA_INT)
     retry_backoff_policy = fields.String(
         validate=validate.OneOf(["constant", "exponential_equal_jitter", "exponential_full_jitter"])
     )
@@ -65,10 +82,11 @@ class ClientConfigSchema(_Lenient):
 class ConnectorSchema(_Lenient):
     name = fields.String(allow_none=True)
     description = fields.String(allow_none=True)
-    version = fields.Raw(allow_none=True)
+    version = Scalar(allow_none=True)
     protocol = fields.String(allow_none=True)
     parameters = fields.Dict(keys=fields.String(), allow_none=True)
-    credential = fields.Dict(keys=fields.String(), values=fields.Raw(), allow_none=True)
+    # A credential is text; null or a nested value would be stored as Python's "None"/"{...}".
+    credential = fields.Dict(keys=fields.String(), values=Scalar(), allow_none=True)
     actions = fields.List(fields.Nested(ActionSchema), allow_none=True)
     backend_roles = fields.List(fields.String(), allow_none=True)
     add_all_backend_roles = fields.Boolean(allow_none=True)
@@ -89,6 +107,26 @@ class DeploySettingSchema(_Lenient):
     model_ttl_minutes = fields.Integer()
 
 
+class RateLimiterSchema(_Lenient):
+    """`{"limit": "4", "unit": "MINUTES"}`; limit is kept as the string ML Commons stores."""
+
+    limit = Scalar(required=True)
+    unit = fields.String(required=True)
+
+    @validates_schema
+    def _check(self, data: dict[str, Any], **_: Any) -> None:
+        try:
+            limit = float(str(data["limit"]))
+        except ValueError:
+            limit = -1.0
+        if not 0 <= limit < float("inf"):
+            raise ValidationError("Limit field must be a positive number.")
+        if str(data["unit"]).upper() not in TIME_UNITS:
+            raise ValidationError(
+                f"Unit must be one of {', '.join(TIME_UNITS)}, got [{data['unit']}]"
+            )
+
+
 class RegisterModelSchema(_Lenient):
     name = fields.String(allow_none=True)
     function_name = fields.String(allow_none=True)
@@ -98,6 +136,7 @@ class RegisterModelSchema(_Lenient):
     connector_id = fields.String(allow_none=True)
     connector = fields.Nested(ConnectorSchema, allow_none=True)
     is_enabled = fields.Boolean(allow_none=True)
+    rate_limiter = fields.Nested(RateLimiterSchema, allow_none=True)
     deploy_setting = fields.Nested(DeploySettingSchema, allow_none=True)
     interface = fields.Dict(allow_none=True)
     backend_roles = fields.List(fields.String(), allow_none=True)

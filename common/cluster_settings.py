@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from common import trusted_regex
 from common.errors import IllegalArgumentError
 
 PREFIX = "plugins.ml_commons."
@@ -27,6 +29,9 @@ DEFAULT_TRUSTED_ENDPOINTS = [
 ]
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+
+
 @dataclass(frozen=True)
 class Definition:
     """One setting: its kind ("bool", "int", "list", "choice") and default."""
@@ -46,9 +51,10 @@ DEFINITIONS: dict[str, Definition] = {
     "model_auto_deploy.enable": Definition("bool", True),
     "connector.private_ip_enabled": Definition("bool", False),
     "remote_inference.enabled": Definition("bool", True),
-    # Accepted so OpenSearch test harnesses that set them keep working; they tune
-    # resources modelgate does not have (JVM heap, local model files, sync-up cron).
+    # How often the sync-up job (model TTL expiry, workers/sync_up.py) runs; 0 turns it off.
     "sync_up_job_interval_in_seconds": Definition("int", 10, 0, 86400),
+    # Accepted so OpenSearch test harnesses that set them keep working; they tune
+    # resources modelgate does not have (JVM heap, local model files).
     "native_memory_threshold": Definition("int", 90, 0, 100),
     "jvm_heap_memory_threshold": Definition("int", 85, 0, 100),
     "max_model_on_node": Definition("int", 10, 0, 10000),
@@ -74,6 +80,7 @@ class ClusterSettings:
     connector_access_control: bool
     model_access_control: bool
     max_json_size: int
+    sync_up_interval_s: int
 
 
 def effective(persistent: dict[str, Any], transient: dict[str, Any]) -> ClusterSettings:
@@ -93,6 +100,7 @@ def effective(persistent: dict[str, Any], transient: dict[str, Any]) -> ClusterS
         connector_access_control=_as_bool(value("connector_access_control_enabled")),
         model_access_control=_as_bool(value("model_access_control_enabled")),
         max_json_size=int(value("max_json_size")),
+        sync_up_interval_s=int(value("sync_up_job_interval_in_seconds")),
     )
 
 
@@ -127,7 +135,7 @@ def _normalise(name: str, value: Any, scope: str) -> Any:
     if value is None:
         return None
     if definition.kind == "list":
-        return _normalise_list(value)
+        return _normalise_list(name, value)
     text = _scalar_text(value)
     if definition.kind == "bool" and text not in ("true", "false"):
         raise IllegalArgumentError(
@@ -149,10 +157,11 @@ def _scalar_text(value: Any) -> str:
 
 
 def _check_int(name: str, text: str, definition: Definition) -> None:
-    try:
-        number = int(text)
-    except ValueError:
-        raise IllegalArgumentError(f"Failed to parse value [{text}] for setting [{name}]") from None
+    # Java's Integer.parseInt: ASCII digits with an optional sign; Python's int() would also
+    # take spaces, underscores and other scripts' digits.
+    if _INTEGER.fullmatch(text) is None:
+        raise IllegalArgumentError(f"Failed to parse value [{text}] for setting [{name}]")
+    number = int(text)
     if definition.minimum is not None and number < definition.minimum:
         raise IllegalArgumentError(
             f"Failed to parse value [{text}] for setting [{name}] must be >= {definition.minimum}"
@@ -163,52 +172,23 @@ def _check_int(name: str, text: str, definition: Definition) -> None:
         )
 
 
-def _normalise_list(value: Any) -> list[str]:
+def _normalise_list(name: str, value: Any) -> list[str]:
+    # Only strings: a null, number, boolean or nested value in the list is a mistake, not a
+    # pattern (Python's str() would store "None" or "5").
     items = value if isinstance(value, list) else [value]
-    patterns = [_scalar_text(item) for item in items]
-    for pattern in patterns:
-        if len(pattern) > 256:
-            raise IllegalArgumentError(f"Regex pattern too long (max 256 chars): {pattern}")
-        try:
-            re.compile(pattern)
-        except re.error:
-            raise IllegalArgumentError(f"Invalid regex pattern: {pattern}") from None
-        if _may_backtrack_badly(pattern):
+    for item in items:
+        if not isinstance(item, str):
             raise IllegalArgumentError(
-                "Regex pattern contains nested quantifiers or backreferences that may cause "
-                f"ReDoS: {pattern}"
+                f"Failed to parse value [{_json_text(item)}] for setting [{name}]: "
+                "every item of this list must be a string"
             )
-    return patterns
+    if name == PREFIX + "trusted_connector_endpoints_regex":
+        trusted_regex.check_patterns(items)
+    return list(items)
 
 
-_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
-
-
-def _may_backtrack_badly(pattern: str) -> bool:
-    """True for backreferences or a repeated group that itself repeats (e.g. (a+)+)."""
-    # re._parser is the stdlib's own regex parser; reading its tree is the reliable way to
-    # see quantifier nesting (the patterns are already known to compile).
-    from re import _parser  # type: ignore[attr-defined]
-
-    return _walk(_parser.parse(pattern), inside_repeat=False)
-
-
-def _walk(items: Any, *, inside_repeat: bool) -> bool:
-    for op, arg in items:
-        name = str(op)
-        if name in ("GROUPREF", "GROUPREF_EXISTS"):
-            return True
-        if name in _REPEATS:
-            low, high, sub = arg
-            if inside_repeat and high > 1:
-                return True
-            if _walk(sub, inside_repeat=inside_repeat or high > 1):
-                return True
-        elif name == "SUBPATTERN" and _walk(arg[-1], inside_repeat=inside_repeat):
-            return True
-        elif name == "BRANCH" and any(_walk(b, inside_repeat=inside_repeat) for b in arg[1]):
-            return True
-    return False
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def nest(flat: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from common import request_rules
 from common.crypto import CredentialCipher
 from common.endpoints import require_trusted
 from common.errors import IllegalArgumentError
@@ -63,9 +64,22 @@ def check_actions(body: dict[str, Any], trusted: tuple[str, ...]) -> None:
     if actions is None:
         raise IllegalArgumentError("No actions configured for this connector")
     parameters = stringify_parameters(body.get("parameters") or {})
+    codec = request_rules.charset_codec(parameters.get("charset"))
     for action in actions:
-        check_header_templates(action.get("headers") or {})
-        require_trusted(substitute(action["url"], parameters), trusted)
+        headers = action.get("headers") or {}
+        check_header_templates(headers)
+        request_rules.check_fixed_headers(headers)
+        url = substitute(action["url"], parameters)
+        request_rules.check_url_text(url)
+        require_trusted(url, trusted)
+        _check_body_charset(action.get("request_body"), codec)
+
+
+def _check_body_charset(template: str | None, codec: str) -> None:
+    # What the template itself writes must fit the charset; filled values are checked at
+    # predict, when they are known.
+    if template is not None:
+        request_rules.encode_body(template, codec)
 
 
 def has_access_fields(body: dict[str, Any]) -> bool:
@@ -86,11 +100,11 @@ def build_document(body: dict[str, Any], cipher: CredentialCipher, stamp: int) -
     config = body.get("client_config")
     return Connector(
         name=body.get("name"),
-        version=None if body.get("version") is None else _version_text(body["version"]),
+        version=None if body.get("version") is None else _text(body["version"]),
         description=body.get("description"),
         protocol=ConnectorProtocol(body["protocol"]),
         parameters=stringify_parameters(body.get("parameters") or {}),
-        credential=cipher.encrypt({k: str(v) for k, v in (body.get("credential") or {}).items()}),
+        credential=cipher.encrypt({k: _text(v) for k, v in (body.get("credential") or {}).items()}),
         actions=[_action(a) for a in body.get("actions") or []],
         created_time=stamp,
         last_updated_time=stamp,
@@ -98,8 +112,9 @@ def build_document(body: dict[str, Any], cipher: CredentialCipher, stamp: int) -
     )
 
 
-def _version_text(version: Any) -> str:
-    return str(version).lower() if isinstance(version, bool) else str(version)
+def _text(value: Any) -> str:
+    """A scalar as ML Commons' parser.text() gives it: true, not Python's True."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _action(action: dict[str, Any]) -> ConnectorAction:

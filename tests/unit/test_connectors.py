@@ -14,6 +14,7 @@ from common.crypto import CredentialCipher
 from common.endpoints import UNTRUSTED, is_private_address, is_trusted, require_trusted
 from common.errors import IllegalArgumentError
 from common.records import to_wire
+from common.request_rules import USERINFO
 
 TRUSTED = tuple(DEFAULT_TRUSTED_ENDPOINTS)
 KEY = base64.b64encode(bytes(range(32))).decode("ascii")
@@ -172,12 +173,18 @@ def test_check_actions_accepts_a_trusted_url_after_parameter_filling():
 
 @pytest.mark.parametrize(
     "endpoint",
-    ["evil.com", "api.openai.com.evil.com", "api.openai.com:443@evil.com", "API.OPENAI.COM"],
+    ["evil.com", "api.openai.com.evil.com", "API.OPENAI.COM"],
 )
 def test_check_actions_refuses_an_untrusted_url(endpoint):
     body = _http_body(parameters={"endpoint": endpoint})
     reason = _reason(rules.check_actions, body, TRUSTED)
     assert reason == "Connector URL is not matching the trusted connector endpoint regex"
+
+
+def test_check_actions_refuses_user_info_before_matching():
+    # "trusted-host@other-host" must not pass a regex written for trusted-host.
+    body = _http_body(parameters={"endpoint": "api.openai.com:443@evil.com"})
+    assert _reason(rules.check_actions, body, (r"^https://api\.openai\.com.*$",)) == USERINFO
 
 
 def test_check_actions_unfilled_parameter_is_not_trusted():

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import codecs
+import ipaddress
 import random
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
+from yarl import URL
+
+from common import request_rules as rules
 from common import templating as tpl
 from common.errors import IllegalArgumentError
 from common.records import ClientConfig, Connector, ConnectorAction, ConnectorProtocol, FreeForm
+from common.request_rules import METHODS, URI_ERROR
 from workers.model_cache import PreparedModel
 from workers.remote.sigv4 import sign_request
-
-URI_ERROR = (
-    "Encountered error when trying to create uri from endpoint in ml connector. "
-    "Please update the endpoint in connection configuration"
-)
 
 
 @dataclass(frozen=True)
@@ -82,24 +80,31 @@ def find_action(connector: Connector, action_type: str) -> ConnectorAction:
 
 
 def build_request(model: PreparedModel, parameters: FreeForm, action_type: str) -> Outbound:
-    """Merge parameters, fill url/headers/body templates, sign when the protocol says so."""
+    """Merge parameters, fill url/headers/body templates, sign when the protocol says so.
+
+    Raises IllegalArgumentError (400) for anything in the connector or the request that
+    cannot make a valid HTTP request: the HTTP client is never handed one it would refuse.
+    """
     connector, credential = model.connector, model.credential
     action = find_action(connector, action_type)
+    method = _method(action.method)
     base = dict(connector.parameters)
     request_params = tpl.stringify_parameters(parameters)
     raw = {**base, **request_params}
     escaped = {**base, **tpl.escape_request_parameters(request_params)}
     body = _body(action.request_body, escaped, credential)
-    method = action.method.upper()
     if method == "POST" and not body:
         raise IllegalArgumentError("Content length is 0. Aborting request to remote model")
     url = _url(action.url, raw, credential)
     headers = tpl.render_headers(action.headers or {}, raw, credential)
     if not any(name.lower() == "content-type" for name in headers):
         headers["Content-Type"] = "application/json"
-    payload = None if body is None else body.encode(_charset(raw.get("charset")))
+    codec = rules.charset_codec(raw.get("charset"))
+    payload = None if body is None else rules.encode_body(body, codec)
     if connector.protocol == ConnectorProtocol.AWS_SIGV4:
         headers = _sign(method, url, headers, payload or b"", connector, credential)
+    # Last, on what will be sent: signing adds headers built from credential values.
+    rules.check_headers(headers)
     config = connector.client_config or ClientConfig()
     return Outbound(
         method,
@@ -112,6 +117,13 @@ def build_request(model: PreparedModel, parameters: FreeForm, action_type: str) 
         post_process=action.post_process_function,
         retry=RetryPolicy.from_config(config),
     )
+
+
+def _method(method: str) -> str:
+    # Create-time validation covers new connectors; a stored record is checked all the same.
+    if method.upper() not in METHODS:
+        raise IllegalArgumentError("unsupported http method")
+    return method.upper()
 
 
 def _body(
@@ -129,25 +141,34 @@ def _body(
 
 def _url(template: str, params: dict[str, str | None], credential: dict[str, str]) -> str:
     url = tpl.render_url(template, params, credential)
+    rules.check_url_text(url)
     missing = tpl.leftover_parameters(url)
     if missing:
         raise IllegalArgumentError(f"Some parameter placeholder not filled in url: {missing}")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises ValueError on a bad port)
-    except ValueError:
-        raise IllegalArgumentError(URI_ERROR) from None
-    bad_chars = any(c.isspace() or ord(c) < 0x20 for c in url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or bad_chars:
-        raise IllegalArgumentError(URI_ERROR)
+    _check_parsed(url)
     return url
 
 
-def _charset(name: str | None) -> str:
+def _check_parsed(url: str) -> None:
+    """Parse url as the HTTP client will (yarl), so whatever it would refuse is a 400 here."""
     try:
-        return codecs.lookup(name or "utf-8").name
-    except LookupError:
-        raise IllegalArgumentError(f"Unsupported charset: {name}") from None
+        parsed = URL(url, encoded=True)
+        parsed.port  # noqa: B018  (raises ValueError on a bad port)
+        host = parsed.raw_host or ""
+        _check_host_name(host)
+    except (ValueError, UnicodeError):  # UnicodeError: not a host name DNS can carry
+        raise IllegalArgumentError(URI_ERROR) from None
+    if parsed.scheme not in ("http", "https") or not host:
+        raise IllegalArgumentError(URI_ERROR)
+    if parsed.raw_user is not None or parsed.raw_password is not None:
+        raise IllegalArgumentError(rules.USERINFO)
+
+
+def _check_host_name(host: str) -> None:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        host.encode("idna")  # empty or over-long labels cannot be resolved
 
 
 def _sign(
