@@ -11,6 +11,8 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import msgspec
+
 from common.endpoints import require_trusted
 from common.errors import GatewayTimeoutError
 from common.messages import PredictRequest
@@ -19,6 +21,7 @@ from workers.deploy import hold_model
 from workers.model_cache import PreparedModel
 from workers.remote.connector import Outbound, build_request, find_action
 from workers.remote.http import Answer
+from workers.remote.offload import OFFLOAD_BYTES
 from workers.remote.outcome import inference_result, inference_results_body
 from workers.remote.preprocess import parameter_sets
 from workers.runtime import Runtime
@@ -64,10 +67,12 @@ async def _all(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
 
 async def _one(
     rt: Runtime, model: PreparedModel, job: PredictRequest, parameters: FreeForm
-) -> dict[str, Any]:
+) -> dict[str, Any] | msgspec.Raw:
     outbound = build_request(model, parameters, job.action_type)
     require_trusted(outbound.url, job.trusted)
     answer = await _send(rt, outbound, job)
+    if len(answer.body) >= OFFLOAD_BYTES:
+        return await rt.shaper.shape(answer, outbound.response_filter, outbound.post_process)
     return inference_result(
         answer, response_filter=outbound.response_filter, post_process=outbound.post_process
     )

@@ -12,6 +12,7 @@ from common.settings import Settings
 from common.store import Store, open_store
 from workers.model_cache import ModelCache
 from workers.remote.http import HttpClient
+from workers.remote.offload import Shaper
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Runtime:
     cache: ModelCache = field(default_factory=ModelCache)
     _cipher: CredentialCipher | None = None
     _http: HttpClient | None = None
+    shaper: Shaper = field(default_factory=Shaper)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -60,9 +62,10 @@ class Runtime:
             return self._http
 
     def close(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP client and the shaping child."""
         if self._http is not None:
             self._http.close()
+        self.shaper.close()
 
 
 _current: list[Runtime] = []

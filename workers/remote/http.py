@@ -79,7 +79,7 @@ class GuardedResolver(aiohttp.abc.AbstractResolver):
         await self._inner.close()
 
 
-def _return_large_frees_to_os() -> None:
+def return_large_frees_to_os() -> None:
     """Pin glibc's mmap threshold so every large buffer is unmapped when freed.
 
     By default glibc raises the threshold (up to 32 MiB) each time a large block is freed,
@@ -135,7 +135,7 @@ class HttpClient:
 
     def __init__(self, *, max_connections: int = 512) -> None:
         self._max_connections = max_connections
-        _return_large_frees_to_os()
+        return_large_frees_to_os()
         # uvloop: the same asyncio API at a fraction of the CPU per socket event, which is
         # most of what a node does per predict (Redis, the upstream call, the reply).
         self.loop = uvloop.new_event_loop()

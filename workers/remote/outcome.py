@@ -43,7 +43,7 @@ DATA_TYPES = ("INT8", "UINT8", "UBINARY", "BINARY", "FLOAT16", "FLOAT64", "FLOAT
 NOT_EMBEDDINGS = "The embedding should be a non-empty List containing List of Float values."
 
 
-def inference_results_body(results: list[dict[str, Any]]) -> str:
+def inference_results_body(results: list[dict[str, Any] | msgspec.Raw]) -> str:
     """Return the predict response body: compact JSON, key order and non-ASCII kept."""
     # msgspec writes one buffer: no per-value chunk list as json.dumps builds for big answers.
     return msgspec.json.encode({"inference_results": results}).decode()
