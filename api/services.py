@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from celery import Celery
 from flask import current_app
 
+from api.access import AccessClock
 from api.dispatcher import Dispatcher
 from api.listener import ReplyListener
 from common.cluster_settings import ClusterSettings, effective
@@ -28,6 +29,7 @@ class Services:
     view: ClusterView
     dispatcher: Dispatcher
     listener: ReplyListener
+    access: AccessClock
     _cipher: CredentialCipher | None = None
 
     @classmethod
@@ -41,6 +43,7 @@ class Services:
             view=ClusterView(store, subscriber=connect_for_blocking(settings.require_redis_url())),
             dispatcher=Dispatcher(store.predicts),
             listener=ReplyListener(store.replies),
+            access=AccessClock(store.model_access),
         )
 
     @property

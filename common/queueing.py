@@ -17,6 +17,10 @@ from common.settings import Settings
 TASK_REGISTER = "mg.register_model"
 TASK_DEPLOY = "mg.deploy_model"
 TASK_UNDEPLOY = "mg.undeploy_model"
+TASK_SYNC_UP = "mg.sync_up"
+# Beat sends the sync-up every second; the job itself runs once per the cluster setting
+# sync_up_job_interval_in_seconds (workers/sync_up.py), so the setting stays dynamic.
+SYNC_UP_TICK_S = 1.0
 
 # Competing-consumer queues: ML nodes read both, data nodes read only the shared one, so
 # plugins.ml_commons.only_run_on_ml_node picks the queue and the consumers balance the load.
@@ -81,4 +85,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # go through Celery, so they send none.
         "worker_send_task_events": True,
         "task_send_sent_event": True,
+        "beat_schedule": {
+            "sync-up": {
+                "task": TASK_SYNC_UP,
+                "schedule": SYNC_UP_TICK_S,
+                # A tick nobody took in time is dropped, not piled up behind a stopped cluster.
+                "options": {"queue": QUEUE_ML_OR_DATA, "expires": 10 * SYNC_UP_TICK_S},
+            }
+        },
     }

@@ -12,6 +12,8 @@ from common.stores.deployments import Deployments
 from common.stores.groups import GroupNames
 from common.stores.keys import KeyBuilder
 from common.stores.master_key import MasterKeyStore
+from common.stores.model_access import ModelAccess
+from common.stores.node_stats import NodeStatsStore
 from common.stores.nodes import NodeTable
 from common.stores.predicts import PredictQueues
 from common.stores.rate_limits import RateLimits
@@ -72,9 +74,11 @@ class Store:
         self.cluster_settings = ClusterSettingsStore(client, keys, changes)
         self.nodes = NodeTable(client, keys, changes)
         self.deployments = Deployments(client, keys)
+        self.model_access = ModelAccess(client, keys)
         self.active_tasks = ActiveTasks(client, keys)
         self.predicts = PredictQueues(queue, keys)
         self.rate_limits = RateLimits(queue, keys)
+        self.node_stats = NodeStatsStore(queue, keys)
         self.replies = Replies(queue, blocking or queue, keys, reply_ttl_s)
         self.master_key = MasterKeyStore(client, keys)
 

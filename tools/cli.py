@@ -64,6 +64,13 @@ COMMANDS: dict[str, SubCommand] = {
         needs_redis=True,
         log_flags=True,
     ),
+    "beat": SubCommand(
+        "tools.serve_beat",
+        "send the periodic sync-up job (model TTL expiry); one per cluster",
+        (Reader.NODE,),
+        needs_redis=True,
+        log_flags=True,
+    ),
     "mock-upstream": SubCommand(
         "tools.mock_upstream.cli",
         "serve imitations of OpenAI, Cohere, SageMaker, Bedrock",

@@ -27,6 +27,8 @@ def run(rt: Runtime, job: RegisterJob) -> None:
     set_state(rt.store, job.task_id, MLTaskState.RUNNING, worker_node=[rt.node.id])
     try:
         rt.store.models.put(job.model_id, build_model(rt.store, job))
+        ttl = job.deploy_setting.model_ttl_minutes if job.deploy_setting else None
+        rt.store.model_access.set_ttl(job.model_id, ttl)
     except MLCommonsError as failure:
         fail(rt, job, failure)
         return

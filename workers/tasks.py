@@ -6,9 +6,11 @@ from celery import shared_task
 
 from common.errors import MLCommonsError
 from common.messages import DeployJob, RegisterJob, UndeployJob
-from common.queueing import TASK_DEPLOY, TASK_REGISTER, TASK_UNDEPLOY
-from workers import deploy, register
-from workers.runtime import current
+from common.queueing import TASK_DEPLOY, TASK_REGISTER, TASK_SYNC_UP, TASK_UNDEPLOY
+from common.records import MLTaskState
+from workers import deploy, register, sync_up
+from workers.runtime import Runtime, current
+from workers.stats import DEPLOY, REGISTER, node_stats
 
 
 @shared_task(name=TASK_REGISTER)
@@ -16,11 +18,12 @@ def register_model(message: str) -> None:
     """Register a remote model."""
     rt = current()
     job = RegisterJob.decode(message)
-    try:
-        register.run(rt, job)
-    except Exception:
-        register.fail(rt, job, MLCommonsError("Internal error while registering"))
-        raise
+    with node_stats(rt.node.id).job(REGISTER, failed=lambda: _task_failed(rt, job.task_id)):
+        try:
+            register.run(rt, job)
+        except Exception:
+            register.fail(rt, job, MLCommonsError("Internal error while registering"))
+            raise
 
 
 @shared_task(name=TASK_DEPLOY)
@@ -28,14 +31,32 @@ def deploy_model(message: str) -> None:
     """Deploy a model on this node; an unexpected failure still reports, so the task settles."""
     rt = current()
     job = DeployJob.decode(message)
-    try:
-        deploy.run(rt, job)
-    except Exception:
-        deploy.report(rt.store, job.task_id, rt.node.id, "Internal error while deploying")
-        raise
+    with node_stats(rt.node.id).job(DEPLOY, failed=lambda: _deploy_failed(rt, job.task_id)):
+        try:
+            deploy.run(rt, job)
+        except Exception:
+            deploy.report(rt.store, job.task_id, rt.node.id, "Internal error while deploying")
+            raise
 
 
 @shared_task(name=TASK_UNDEPLOY)
 def undeploy_model(message: str) -> None:
     """Drop a model from this node's memory."""
     deploy.drop_model(current(), UndeployJob.decode(message).model_id)
+
+
+@shared_task(name=TASK_SYNC_UP, ignore_result=True)
+def sync_up_cluster() -> None:
+    """Undeploy models idle past their TTL (at most once per sync-up interval)."""
+    sync_up.run(current())
+
+
+def _task_failed(rt: Runtime, task_id: str) -> bool:
+    # register.run settles failures itself; the task record tells how it went.
+    task = rt.store.tasks.get(task_id)
+    return task is not None and task.state == MLTaskState.FAILED
+
+
+def _deploy_failed(rt: Runtime, task_id: str) -> bool:
+    # deploy.run reports this node's outcome; an error recorded there is this node's failure.
+    return rt.store.deployments.results(task_id).get(rt.node.id) is not None

@@ -128,6 +128,7 @@ def delete(model_id: str) -> dict[str, Any]:
             status=400,
         )
     store.models.delete(model_id)
+    store.model_access.forget(model_id)
     return delete_response(INDEX, model_id, found=True)
 
 

@@ -85,10 +85,12 @@ def predict(model_id: str, algorithm: str = "remote") -> Response:
         message="no eligible node to run predict request",
     )
     _ensure_serving(svc, model_id, model, nodes, cluster)
+    svc.access.touch(model_id)
     limiter = model.rate_limiter
     if limiter is not None and not svc.store.rate_limits.take(
         model_id, limiter.per_second, limiter.burst
     ):
+        svc.store.node_stats.count_throttle(model_id)
         raise StatusError(THROTTLED, status=429)
     reply = jobs.predict(svc, _request(svc, model_id, model, body, cluster))
     response = Response(reply.body, status=200, mimetype="application/json")

@@ -133,6 +133,17 @@ class Cluster:
         self.nodes[name] = Node(name, role, process, log_path)
         return str(wait_for(lambda: self.node_id(name), 30, f"node {name} heartbeat"))
 
+    def start_beat(self) -> processes.Child:
+        """Start a `modelgate beat` for this cluster; the caller stops it."""
+        with open(self.tmp / f"{self.settings.key_prefix}-beat.log", "ab") as log:
+            return processes.spawn(
+                command("beat"),
+                cwd=PROJECT_ROOT,
+                env=_env(self.settings),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
     def node_id(self, name: str) -> str | None:
         for node in self.store.nodes.all():
             if node.name == name and time.time() - node.last_seen < 2:
