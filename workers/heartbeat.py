@@ -12,6 +12,7 @@ import redis
 
 from common.records import Node, NodeRole
 from workers.runtime import Runtime
+from workers.stats import node_stats, rss_percent
 from workers.sweeper import sweep
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class Heartbeat:
         self._thread.start()
 
     def beat(self) -> None:
-        """Write this node's entry with the current time."""
+        """Write this node's entry with the current time, then publish its counters."""
         node = self._rt.node
         self._rt.store.nodes.beat(
             Node(
@@ -46,6 +47,17 @@ class Heartbeat:
                 last_seen=time.time(),
             )
         )
+        self._publish_stats()
+
+    def _publish_stats(self) -> None:
+        # On the queue server: its outage must cost the stats, never the beat or the sweep.
+        counters = node_stats(self._rt.node.id).snapshot(rss_percent())
+        try:
+            self._rt.store.node_stats.publish(
+                self._rt.node.id, counters, ttl_s=self._rt.settings.node_ttl_s
+            )
+        except redis.RedisError as error:
+            log.warning("could not publish node stats: %s", error)
 
     def _loop(self) -> None:
         interval = self._rt.settings.heartbeat_interval_s

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.routes import cluster, connectors, model_groups, models, predict, root, tasks
+from api.routes import cluster, connectors, model_groups, models, predict, root, stats, tasks
 
 BLUEPRINTS = (
     root.blueprint,
@@ -12,4 +12,5 @@ BLUEPRINTS = (
     models.blueprint,
     predict.blueprint,
     tasks.blueprint,
+    stats.blueprint,
 )
