@@ -14,6 +14,7 @@ and the outbox writes every finished answer in one pipeline per event-loop turn.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from typing import Any
@@ -34,6 +35,7 @@ from workers.stats import node_stats
 log = logging.getLogger(__name__)
 TAKE_TIMEOUT_S = 1.0
 TAKE_BATCH = 32
+LARGE_REQUEST_CHARS = 8 * 1024 * 1024
 # A taken request (its raw entry in the in-flight list), what it asked and what to answer.
 Answered = tuple[str, PredictRequest | None, PredictReply | None]
 
@@ -70,10 +72,12 @@ class Outbox:
         self._pending: list[Answered] = []
         self._wake = asyncio.Event()
         self._closing = False
+        self._large = False  # a large request was answered since the last collection
 
     def put(self, raw: str, job: PredictRequest | None, answer: PredictReply | None) -> None:
         """Queue an answer (or, with none, just the removal of the in-flight entry)."""
         self._pending.append((raw, job, answer))
+        self._large = self._large or len(raw) >= LARGE_REQUEST_CHARS
         self._wake.set()
 
     async def run(self) -> None:
@@ -84,6 +88,15 @@ class Outbox:
             batch, self._pending = self._pending, []
             if batch:
                 await self._write(batch)
+            # Not kept while waiting: the last batch's requests and answers (tens of MB for
+            # one large prompt) would stay alive until the next answer.
+            del batch
+            if self._large:
+                # A failed large request leaves copies in reference cycles (exception,
+                # traceback, frames); a quiet node might not collect them for a long time,
+                # and hundreds of MB would stay. Rare, and a collection costs milliseconds.
+                self._large = False
+                gc.collect()
 
     def close(self) -> None:
         """Stop once what is queued has been written."""
@@ -163,8 +176,8 @@ class PredictConsumer:
                 log.warning("predict queue %s unavailable: %s", queue, error)
                 await asyncio.sleep(0.5)
                 continue
-            for raw in batch:
-                self._spawn(raw, slots)
+            self._spawn_all(batch, slots)
+            del batch  # not kept while waiting for slots and the next take (see Outbox.run)
             # Let the new requests reach their upstream calls before this taker spends the
             # loop on its next take: at low load that take is pure latency in their way.
             await asyncio.sleep(0)
@@ -182,6 +195,10 @@ class PredictConsumer:
             batch = [] if raw is None else [raw]
         slots.give_back(wanted - len(batch))
         return batch
+
+    def _spawn_all(self, batch: list[str], slots: Slots) -> None:
+        for raw in batch:
+            self._spawn(raw, slots)
 
     def _spawn(self, raw: str, slots: Slots) -> None:
         task = asyncio.create_task(self._handle(raw, slots))
