@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from importlib.resources import files
@@ -10,6 +11,9 @@ from pathlib import Path
 import redis
 
 from tools import processes
+
+# "pid:role day month year time level " before each valkey log message.
+LOG_PREFIX = re.compile(r"^\d+:\w \d+ \w+ \d+ [\d:.]+ [.*#-] ")
 
 
 def free_port() -> int:
@@ -54,22 +58,50 @@ class EmbeddedRedis:
             *("--save", "", "--daemonize", "no", "--logfile", "valkey.log"),
         ]
 
-    def start(self, timeout_s: float = 15.0) -> str:
-        """Start the server and wait until it answers PING; return its URL."""
+    @property
+    def log_file(self) -> Path:
+        """Where the server writes its log."""
+        return self.data_dir / "valkey.log"
+
+    def spawn(self) -> processes.Child:
+        """Start the server without waiting for it; a restart reuses the port and the data."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # A session of its own: Ctrl-C on the terminal must not kill Redis before the
-        # workers have left the node table; the stack stops it last.
-        self.process = processes.spawn(self.command(), cwd=self.data_dir, new_session=True)
+        # workers have left the node table; the stack stops it last. It never outlives us.
+        self.process = processes.spawn(
+            self.command(), cwd=self.data_dir, new_session=True, dies_with_parent=True
+        )
+        return self.process
+
+    def answers(self) -> bool:
+        """Whether the server answers PING now."""
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5, socket_timeout=0.5)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def failure(self) -> str:
+        """Why the server exited, from the last line of its log."""
+        try:
+            lines = self.log_file.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        last = LOG_PREFIX.sub("", lines[-1]) if lines else "nothing logged"
+        return f"valkey-server exited: {last} (log: {self.log_file})"
+
+    def start(self, timeout_s: float = 15.0) -> str:
+        """Start the server and wait until it answers PING; return its URL."""
+        process = self.spawn()
         deadline = time.monotonic() + timeout_s
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"valkey-server exited; see {self.data_dir / 'valkey.log'}")
-            try:
-                if client.ping():
-                    return self.url
-            except redis.ConnectionError:
-                time.sleep(0.05)
+            if process.poll() is not None:
+                raise RuntimeError(self.failure())
+            if self.answers():
+                return self.url
+            time.sleep(0.05)
         raise RuntimeError("valkey-server did not start in time")
 
     def stop(self, timeout_s: float = 10.0) -> None:

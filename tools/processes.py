@@ -13,6 +13,8 @@ from typing import IO, Any
 
 import psutil
 
+from common.interpreter import child_dies_with_this_process
+
 Output = int | IO[Any] | None
 
 GROUP_POLL_S = 0.05
@@ -37,6 +39,7 @@ def spawn(
     new_session: bool = False,
     new_group: bool = False,
     relays: bool = False,
+    dies_with_parent: bool = False,
     stdout: Output = None,
     stderr: Output = None,
 ) -> Child:
@@ -44,6 +47,8 @@ def spawn(
 
     A new session also detaches the child from the terminal; a new group only keeps a terminal
     Ctrl-C from reaching it. relays: the leader stops its own children when signalled.
+    dies_with_parent: the kernel kills the child (SIGKILL) when this process ends, even by
+    SIGKILL; call spawn from a thread that lives as long as the process (the main thread).
     """
     child = Child(
         list(cmd),
@@ -52,6 +57,7 @@ def spawn(
         start_new_session=new_session,
         # A session leader already leads its group and may not move to another one.
         process_group=0 if new_group and not new_session else None,
+        preexec_fn=child_dies_with_this_process() if dies_with_parent else None,
         stdout=stdout,
         stderr=stderr,
     )
@@ -119,3 +125,13 @@ def _has_members(group: int) -> bool:
             if os.getpgid(proc.pid) == group and proc.status() != psutil.STATUS_ZOMBIE:
                 return True
     return False
+
+
+def describe_exit(returncode: int) -> str:
+    """Say how a process ended: "exit code 3" or "killed by SIGKILL"."""
+    if returncode >= 0:
+        return f"exit code {returncode}"
+    try:
+        return f"killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"killed by signal {-returncode}"

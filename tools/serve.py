@@ -8,36 +8,71 @@ concurrency 64 on the 2-core test machine (docs/decisions/0002-api-server-grania
 from __future__ import annotations
 
 import argparse
+import importlib
+import math
+import multiprocessing
+import os
+import signal
+from typing import Any
 
 from granian import Granian
 from granian.constants import Interfaces
 from granian.log import LogLevels
 
+from common.interpreter import die_with_parent
 from common.settings import Settings
+from tools.arguments import positive_int
 
-# Seconds a stopping worker gets to finish the requests it holds; a worker still running then
-# is killed, so this also bounds how long Ctrl-C of the stack takes (decision 0002).
-STOP_GRACE_S = 5
+APP = "api.wsgi:app"
+# A stopping worker first finishes the requests it holds. A predict waits at most the predict
+# timeout for its answer (then 504), so with this margin on top every request in flight gets
+# a response before a worker still running is killed; an idle worker stops at once.
+STOP_MARGIN_S = 3
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the api sub-command's flags."""
-    parser.add_argument("--workers", type=int, help="API worker processes")
-    parser.add_argument("--threads", type=int, help="request threads per worker")
+    parser.add_argument("--workers", type=positive_int, help="API worker processes")
+    parser.add_argument("--threads", type=positive_int, help="request threads per worker")
+
+
+def load_app(target: str) -> Any:
+    """Load the WSGI app in a granian worker process, bound to the server process.
+
+    The worker leaves the terminal's process group: a Ctrl-C then reaches only the server,
+    which stops its workers with one signal. A worker signalled twice (by the terminal and by
+    the server) could miss its graceful stop and wait out the kill timeout. It also dies with
+    the server, so a server killed outright leaves no worker holding the port.
+    """
+    # Until granian installs the worker's own handlers, the server's handlers (inherited
+    # through fork) would swallow a stop signal here. A worker that has served nothing yet
+    # can just end.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _end_now)
+    os.setpgid(0, 0)
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:
+        die_with_parent(parent.pid)
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _end_now(signum: int, frame: object) -> None:
+    os._exit(0)
 
 
 def main(args: argparse.Namespace) -> int:
     """Serve until interrupted; the app reads its settings from the environment."""
     settings = Settings.from_env()
     Granian(
-        "api.wsgi:app",
+        APP,
         address=settings.host,
         port=settings.port,
         interface=Interfaces.WSGI,
         workers=args.workers or settings.api_workers,
         blocking_threads=args.threads or settings.api_threads,
         respawn_failed_workers=True,
-        workers_kill_timeout=STOP_GRACE_S,
+        workers_kill_timeout=math.ceil(settings.predict_timeout_s) + STOP_MARGIN_S,
         log_level=LogLevels.warning,
-    ).serve()
+    ).serve(target_loader=load_app)
     return 0

@@ -1,102 +1,351 @@
-"""`modelgate up`: Redis (embedded unless configured), the API and one worker of each role."""
+"""`modelgate up`: the whole stack in the foreground, each process restarted when it dies.
+
+Redis (embedded unless configured), the API, the nodes and, on request, the mock upstream.
+Ctrl-C or SIGTERM stops them all: the API first, so the requests it holds are answered.
+Every process started here dies with this one, even if it is killed outright (the kernel's
+parent-death signal, tools/processes.py), and every process leads a process group of its own:
+a terminal's Ctrl-C reaches this process alone, which stops the others in order.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
+import http.client
 import os
 import signal
-import subprocess
-import sys
+import socket
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import redis
 
 from common.nodes import alive
-from common.settings import Settings
+from common.settings import Settings, SettingsError, mask_url
 from common.store import Store, open_store
 from tools import processes
+from tools.arguments import non_negative_int, port, positive_float, positive_int
 from tools.cli import command
-from tools.embedded_redis import EmbeddedRedis
+from tools.embedded_redis import EmbeddedRedis, free_port
+from tools.supervisor import CrashLoop, RestartPolicy, Service, StartupError, Supervisor, say
 
-# Time the API and the workers get to finish what they are doing before they are killed.
-STOP_GRACE_S = 20.0
+TICK_S = 0.1
+# granian kills a worker that has not stopped within the predict timeout plus a margin
+# (tools/serve.py), so every request it holds gets an answer first; this grace only ends a
+# server process that hangs beyond that.
+API_GRACE_MARGIN_S = 10.0
+NODE_GRACE_S = 10.0
+MOCK_GRACE_S = 5.0
+REDIS_GRACE_S = 10.0
+MOCK_UPSTREAM_PORT = 8900
+LOOPBACK = "127.0.0.1"
+API_ELSEWHERE = "or set MODELGATE_HOST / MODELGATE_PORT"
+ANOTHER_PORT = "or pass another port (0 picks a free one)"
+ROLE_NAMES = {"ml": "ML", "data": "data"}
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the up sub-command's flags."""
-    parser.add_argument("--ml-workers", type=int, default=1, help="ML-node workers to start")
-    parser.add_argument("--data-workers", type=int, default=1, help="data-node workers to start")
+    add = parser.add_argument
+    add("--ml-workers", type=positive_int, default=1, help="ML nodes to start (default 1)")
+    add("--data-workers", type=non_negative_int, default=1, help="data nodes to start (default 1)")
+    add("--mock-upstream", action="store_true", help="also serve the bundled mock upstream")
+    add(
+        "--mock-upstream-port",
+        type=port,
+        default=MOCK_UPSTREAM_PORT,
+        help="port of the mock upstream (default %(default)s; 0 picks a free one)",
+    )
+    add(
+        "--redis-port",
+        type=port,
+        default=0,
+        help="port of the embedded records Redis (default: a free one)",
+    )
+    add(
+        "--queue-redis-port",
+        type=port,
+        default=0,
+        help="port of the embedded queue Redis (default: a free one)",
+    )
+    add(
+        "--max-restarts",
+        type=non_negative_int,
+        default=5,
+        help="restarts of one process within --restart-window before the stack gives up",
+    )
+    add(
+        "--restart-window",
+        type=positive_float,
+        default=60.0,
+        help="seconds over which --max-restarts counts",
+    )
+    add(
+        "--ready-timeout",
+        type=positive_float,
+        default=90.0,
+        help="seconds every process gets to start serving",
+    )
 
 
-def _node_commands(args: argparse.Namespace) -> list[list[str]]:
-    commands: list[list[str]] = []
-    for role, count in (("ml", args.ml_workers), ("data", args.data_workers)):
-        commands += [
-            command("worker", "--role", role, "--name", f"{role}-{i + 1}") for i in range(count)
-        ]
-    return commands
+class Hurry(BaseException):
+    """A second stop signal: stop at once. Not an Exception, so nothing on the way catches it."""
 
 
-def _start_redis(settings: Settings) -> tuple[Settings, list[EmbeddedRedis]]:
-    """Start the embedded servers when no Redis is configured: records and queues apart."""
-    if settings.redis_url:
-        return settings, []
-    records = EmbeddedRedis(settings.data_dir.resolve() / "redis")
-    settings = replace(settings, redis_url=records.start())
-    print(f"embedded Redis on {settings.redis_url} (data in {records.data_dir})", flush=True)
-    if settings.queue_redis_url:
-        return settings, [records]
-    # Prompts and answers are users' data in transit: they stay in memory, never on disk.
-    queues = EmbeddedRedis(settings.data_dir.resolve() / "queues", persistent=False)
-    settings = replace(settings, queue_redis_url=queues.start())
-    print(f"embedded memory-only queue Redis on {settings.queue_redis_url}", flush=True)
-    return settings, [records, queues]
+class StopRequest:
+    """SIGINT, SIGTERM or SIGHUP (its terminal closed): the first asks the stack to stop, a
+    second one hurries the stop."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.hurried = False
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if not self.requested:
+            self.requested = True
+        elif not self.hurried:  # later signals: the processes are being killed already
+            self.hurried = True
+            raise Hurry
 
 
-def _live_nodes(store: Store, settings: Settings) -> int:
-    try:
-        return len(alive(store.nodes.all(), settings.node_ttl_s))
-    except redis.RedisError:
-        return 0
+@dataclass(frozen=True)
+class Listener:
+    """A TCP address something of the stack is to listen on, for the start-up check."""
 
-
-def _supervise(children: Sequence[subprocess.Popen[bytes]], ready: Callable[[], bool]) -> int:
-    """Wait for a signal (exit 0) or for a child to die (exit 1); announce readiness once."""
-    stopping: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, _frame: stopping.append(signum))
-    signal.signal(signal.SIGTERM, lambda signum, _frame: stopping.append(signum))
-    announced = False
-    while not stopping:
-        if any(child.poll() is not None for child in children):
-            print("a modelgate process exited; stopping the stack", file=sys.stderr, flush=True)
-            return 1
-        if not announced and ready():
-            announced = True
-            print("modelgate is ready", flush=True)
-        time.sleep(0.2)
-    return 0
-
-
-def _spawn_api(env: dict[str, str]) -> processes.Child:
-    # The API server stops its own workers. A terminal Ctrl-C reaching them as well raced
-    # granian's stop (a worker then waited out the kill timeout), so the API gets a process
-    # group of its own and one signal, from here.
-    return processes.spawn(command("api"), env=env, new_group=True, relays=True)
+    what: str
+    host: str
+    port: int
+    remedy: str
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run everything in the foreground; Ctrl-C stops every process started here."""
-    settings, servers = _start_redis(Settings.from_env())
-    env = {**os.environ, **settings.to_env()}
-    nodes = [processes.spawn(cmd, env=env) for cmd in _node_commands(args)]
-    children = [_spawn_api(env), *nodes]
-    print(f"modelgate API on http://{settings.host}:{settings.port}", flush=True)
-    store = open_store(settings)
-    expected = args.ml_workers + args.data_workers
-    code = _supervise(children, lambda: _live_nodes(store, settings) >= expected)
-    processes.stop(*children, grace_s=STOP_GRACE_S)
-    for server in reversed(servers):
-        server.stop()
+    """Run the stack in the foreground until a stop signal, a start-up failure or a crash loop."""
+    stop = StopRequest()
+    supervisor = Supervisor(
+        RestartPolicy(max_restarts=args.max_restarts, window_s=args.restart_window)
+    )
+    code, hurry = 1, False
+    try:
+        code = _run(args, supervisor, stop)
+    except (StartupError, CrashLoop, SettingsError) as error:
+        say(str(error))
+    except Hurry:
+        hurry = True
+    finally:
+        _stop(supervisor, hurry)
     return code
+
+
+def _stop(supervisor: Supervisor, hurry: bool) -> None:
+    try:
+        if not hurry:
+            supervisor.stop()
+            return
+    except Hurry:
+        pass
+    say("stopping every process at once")
+    supervisor.stop(hurry=True)
+
+
+def _run(args: argparse.Namespace, supervisor: Supervisor, stop: StopRequest) -> int:
+    settings = Settings.from_env()
+    mock_port = args.mock_upstream_port or free_port()
+    _check_free(_listeners(args, settings, mock_port))
+    settings = _start_redis(args, settings, supervisor, stop)
+    if stop.requested:
+        return 0
+    env = {**os.environ, **settings.to_env()}
+    store = open_store(settings)
+    services = [_api(env, settings), *_nodes(args, env, store, settings)]
+    if args.mock_upstream:
+        services.append(_mock_upstream(mock_port))
+    for service in services:
+        supervisor.start(service)
+    if not _wait_ready(supervisor, services, stop, args.ready_timeout):
+        return 0
+    _announce(settings, mock_port if args.mock_upstream else None)
+    while not stop.requested:
+        supervisor.check()
+        time.sleep(TICK_S)
+    return 0
+
+
+def _announce(settings: Settings, mock_port: int | None) -> None:
+    print(f"modelgate API on http://{settings.host}:{settings.port}", flush=True)
+    if mock_port is not None:
+        print(f"mock upstream on http://{LOOPBACK}:{mock_port}", flush=True)
+    print("modelgate is ready", flush=True)
+
+
+def _wait_ready(
+    supervisor: Supervisor, services: list[Service], stop: StopRequest, timeout_s: float
+) -> bool:
+    """Wait until every service serves; False if a stop was asked for first."""
+    deadline = time.monotonic() + timeout_s
+    while not stop.requested:
+        if supervisor.check_startup(services):
+            return True
+        if time.monotonic() > deadline:
+            waiting = ", ".join(s.name for s in services if not s.is_ready())
+            raise StartupError(
+                f"not ready within {timeout_s:g} s, still waiting for: {waiting}; "
+                "see the output above (--ready-timeout waits longer)"
+            )
+        time.sleep(TICK_S)
+    return False
+
+
+def _listeners(args: argparse.Namespace, settings: Settings, mock_port: int) -> list[Listener]:
+    found = [Listener("the API", settings.host, settings.port, API_ELSEWHERE)]
+    embedded = not settings.redis_url
+    if embedded and args.redis_port:
+        found.append(Listener("the records Redis", LOOPBACK, args.redis_port, ANOTHER_PORT))
+    if embedded and not settings.queue_redis_url and args.queue_redis_port:
+        found.append(Listener("the queue Redis", LOOPBACK, args.queue_redis_port, ANOTHER_PORT))
+    if args.mock_upstream:
+        found.append(Listener("the mock upstream", LOOPBACK, mock_port, ANOTHER_PORT))
+    return found
+
+
+def _check_free(listeners: list[Listener]) -> None:
+    """Refuse to start when an address the stack needs is taken: one clear line, not a trace."""
+    for listener in listeners:
+        family = socket.AF_INET6 if ":" in listener.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            # As the servers do: a port whose old connections linger in TIME_WAIT is free.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((listener.host, listener.port))
+            except OSError as error:
+                taken = error.errno == errno.EADDRINUSE
+                why = "the port is in use; stop what uses it " if taken else f"{error.strerror}, "
+                raise StartupError(
+                    f"cannot start {listener.what} on {listener.host}:{listener.port}: "
+                    f"{why}{listener.remedy}"
+                ) from None
+
+
+def _start_redis(
+    args: argparse.Namespace, settings: Settings, supervisor: Supervisor, stop: StopRequest
+) -> Settings:
+    """Start the embedded servers no URL replaces (records and queues apart); wait for them."""
+    if settings.redis_url:
+        # A configured Redis also carries the predicts, unless a queue URL is configured too.
+        _require_reachable(settings.redis_url, "MODELGATE_REDIS_URL")
+        if settings.queue_redis_url:
+            _require_reachable(settings.queue_redis_url, "MODELGATE_QUEUE_REDIS_URL")
+        return settings
+    records = EmbeddedRedis(settings.data_dir.resolve() / "redis", args.redis_port or None)
+    started = [_redis_service("the records Redis", records)]
+    settings = replace(settings, redis_url=records.url)
+    print(f"embedded Redis on {records.url} (data in {records.data_dir})", flush=True)
+    if settings.queue_redis_url:
+        _require_reachable(settings.queue_redis_url, "MODELGATE_QUEUE_REDIS_URL")
+    else:
+        # Prompts and answers are users' data in transit: they stay in memory, never on disk.
+        queue_dir = settings.data_dir.resolve() / "queues"
+        queues = EmbeddedRedis(queue_dir, args.queue_redis_port or None, persistent=False)
+        started.append(_redis_service("the queue Redis", queues))
+        settings = replace(settings, queue_redis_url=queues.url)
+        print(f"embedded memory-only queue Redis on {queues.url}", flush=True)
+    for service in started:
+        supervisor.start(service)
+    _wait_ready(supervisor, started, stop, timeout_s=args.ready_timeout)
+    return settings
+
+
+def _redis_service(name: str, server: EmbeddedRedis) -> Service:
+    def ready(process: processes.Child) -> bool:
+        return server.answers()
+
+    return Service(
+        name, server.spawn, ready, stage=2, grace_s=REDIS_GRACE_S, explain=server.failure
+    )
+
+
+def _require_reachable(url: str, variable: str) -> None:
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        raise StartupError(
+            f"cannot reach the Redis at {mask_url(url)} ({variable}): {str(error).rstrip('.')}; "
+            f"start it, or unset {variable} to use an embedded one"
+        ) from None
+    finally:
+        client.close()
+
+
+def _api(env: dict[str, str], settings: Settings) -> Service:
+    url = f"http://{settings.host}:{settings.port}/"
+
+    def launch() -> processes.Child:
+        # The server stops its own workers: it alone gets the polite signal (relays).
+        return processes.spawn(
+            command("api"), env=env, new_group=True, relays=True, dies_with_parent=True
+        )
+
+    grace = settings.predict_timeout_s + API_GRACE_MARGIN_S
+    return Service("the API", launch, lambda _: _answers(url), stage=0, grace_s=grace)
+
+
+def _nodes(
+    args: argparse.Namespace, env: dict[str, str], store: Store, settings: Settings
+) -> list[Service]:
+    found = []
+    for role, count in (("ml", args.ml_workers), ("data", args.data_workers)):
+        for i in range(count):
+            name = f"{role}-{i + 1}"
+            cmd = command("worker", "--role", role, "--name", name)
+            found.append(
+                Service(
+                    f"the {ROLE_NAMES[role]} node {name}",
+                    _launcher(cmd, env),
+                    lambda process: _node_alive(store, settings, process.pid),
+                    stage=1,
+                    grace_s=NODE_GRACE_S,
+                )
+            )
+    return found
+
+
+def _mock_upstream(mock_port: int) -> Service:
+    cmd = command("mock-upstream", "--port", str(mock_port))
+    url = f"http://127.0.0.1:{mock_port}/health"
+    return Service(
+        "the mock upstream",
+        _launcher(cmd, None),
+        lambda _: _answers(url),
+        stage=1,
+        grace_s=MOCK_GRACE_S,
+    )
+
+
+def _launcher(cmd: list[str], env: dict[str, str] | None) -> Callable[[], processes.Child]:
+    def launch() -> processes.Child:
+        return processes.spawn(cmd, env=env, new_group=True, dies_with_parent=True)
+
+    return launch
+
+
+def _node_alive(store: Store, settings: Settings, pid: int) -> bool:
+    """Whether the node run by process pid announced itself in the node table."""
+    try:
+        nodes = alive(store.nodes.all(), settings.node_ttl_s)
+    except redis.RedisError:
+        return False
+    return any(node.pid == pid for node in nodes)
+
+
+def _answers(url: str) -> bool:
+    # No proxies: one from the environment must not answer for a loopback address.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except (OSError, http.client.HTTPException):
+        return False

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import psutil
 import pytest
 
-from tools.processes import Child, spawn, stop
+from tools.processes import Child, describe_exit, spawn, stop
 
 # Each child reports readiness (after installing its handlers) with one line on stdout.
 SLEEPER = "import time\nprint('ready', flush=True)\ntime.sleep(60)\n"
@@ -161,3 +161,52 @@ def test_a_relaying_leader_alone_gets_the_polite_signal(start: Start) -> None:
         stop(leader, sig=signal.SIGKILL)
         if leader.stdout is not None:
             leader.stdout.close()
+
+
+# Spawns a sleeper through tools.processes (argv[1]: "dies" or "plain"), prints its pid, waits.
+SPAWNER = (
+    "import subprocess, sys, time\n"
+    "from tools.processes import spawn\n"
+    "sleeper = spawn([sys.executable, '-c', 'import time; time.sleep(60)'],\n"
+    "                dies_with_parent=sys.argv[1] == 'dies')\n"
+    "print(sleeper.pid, flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+@pytest.mark.parametrize("mode", ["dies", "plain"])
+def test_a_child_dies_with_its_parent_even_when_the_parent_is_killed(
+    start: Start, mode: str
+) -> None:
+    parent, line = start(SPAWNER, mode)
+    sleeper = psutil.Process(int(line))
+    try:
+        stop(parent, sig=signal.SIGKILL)
+        if mode == "dies":
+            sleeper.wait(5)  # psutil.TimeoutExpired if it outlived its parent
+        else:
+            time.sleep(0.5)
+            assert sleeper.is_running()  # without the parent-death signal it is orphaned
+    finally:
+        if sleeper.is_running():
+            sleeper.kill()
+
+
+def test_a_parent_already_gone_kills_the_child_at_once() -> None:
+    code = (
+        "from common.interpreter import die_with_parent\n"
+        "die_with_parent(parent_pid=1)\n"  # not our parent: ours is gone (or never was)
+        "print('still alive', flush=True)\n"
+    )
+    child = spawn([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    out, _ = child.communicate(timeout=10)
+    assert child.returncode == -signal.SIGKILL
+    assert out == b""
+
+
+@pytest.mark.parametrize(
+    ("returncode", "said"),
+    [(0, "exit code 0"), (3, "exit code 3"), (-9, "killed by SIGKILL"), (-15, "killed by SIGTERM")],
+)
+def test_describe_exit_names_the_code_or_the_signal(returncode: int, said: str) -> None:
+    assert describe_exit(returncode) == said

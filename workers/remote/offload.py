@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -18,6 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 import msgspec
 
 from common.errors import MLCommonsError, RemoteModelError
+from common.interpreter import die_with_parent
 from common.messages import ErrorInfo
 from workers.remote.http import Answer, return_large_frees_to_os
 from workers.remote.outcome import inference_result
@@ -38,6 +40,12 @@ def shape_encoded(
     except MLCommonsError as error:
         return ErrorInfo.of(error)  # a struct pickles whole; an exception loses its status
     return msgspec.json.encode(shaped)
+
+
+def _start_child(parent_pid: int) -> None:
+    """In the child, first: die with the node (even one killed with -9), free like it."""
+    die_with_parent(parent_pid)
+    return_large_frees_to_os()
 
 
 class Shaper:
@@ -73,7 +81,8 @@ class Shaper:
                 self._pool = ProcessPoolExecutor(
                     max_workers=1,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=return_large_frees_to_os,
+                    initializer=_start_child,
+                    initargs=(os.getpid(),),
                 )
             return self._pool
 
