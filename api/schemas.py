@@ -107,6 +107,20 @@ class DeploySettingSchema(_Lenient):
     model_ttl_minutes = fields.Integer()
 
 
+def _check_limit(limit: Any) -> None:
+    try:
+        number = float(str(limit))
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise ValidationError("Limit field must be a positive number.")
+
+
+def _check_unit(unit: Any) -> None:
+    if str(unit).upper() not in TIME_UNITS:
+        raise ValidationError(f"Unit must be one of {', '.join(TIME_UNITS)}, got [{unit}]")
+
+
 class RateLimiterSchema(_Lenient):
     """`{"limit": "4", "unit": "MINUTES"}`; limit is kept as the string ML Commons stores."""
 
@@ -115,16 +129,22 @@ class RateLimiterSchema(_Lenient):
 
     @validates_schema
     def _check(self, data: dict[str, Any], **_: Any) -> None:
-        try:
-            limit = float(str(data["limit"]))
-        except ValueError:
-            limit = -1.0
-        if not 0 <= limit < float("inf"):
-            raise ValidationError("Limit field must be a positive number.")
-        if str(data["unit"]).upper() not in TIME_UNITS:
-            raise ValidationError(
-                f"Unit must be one of {', '.join(TIME_UNITS)}, got [{data['unit']}]"
-            )
+        _check_limit(data["limit"])
+        _check_unit(data["unit"])
+
+
+class RateLimiterUpdateSchema(_Lenient):
+    """A rate_limiter in a model update: either field may be left out to keep the stored one."""
+
+    limit = Scalar()
+    unit = fields.String()
+
+    @validates_schema
+    def _check(self, data: dict[str, Any], **_: Any) -> None:
+        if "limit" in data:
+            _check_limit(data["limit"])
+        if "unit" in data:
+            _check_unit(data["unit"])
 
 
 class RegisterModelSchema(_Lenient):
@@ -142,6 +162,33 @@ class RegisterModelSchema(_Lenient):
     backend_roles = fields.List(fields.String(), allow_none=True)
     add_all_backend_roles = fields.Boolean(allow_none=True)
     access_mode = fields.String(allow_none=True)
+
+
+class ConnectorUpdateSchema(ConnectorSchema):
+    """PUT connectors/{id}: the create fields, none required (ML Commons' updateConnector=true)."""
+
+
+class ModelGroupUpdateSchema(ModelGroupSchema):
+    """PUT model_groups/{id}: name and description; access fields are refused later."""
+
+
+class ModelUpdateSchema(_Lenient):
+    """PUT models/{id}: the fields ML Commons' MLUpdateModelInput reads that modelgate keeps."""
+
+    name = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    model_group_id = fields.String(allow_none=True)
+    is_enabled = fields.Boolean(allow_none=True)
+    rate_limiter = fields.Nested(RateLimiterUpdateSchema, allow_none=True)
+    model_config = fields.Dict(keys=fields.String(), allow_none=True)
+    deploy_setting = fields.Nested(DeploySettingSchema, allow_none=True)
+    connector_id = fields.String(allow_none=True)
+    connector = fields.Nested(ConnectorUpdateSchema, allow_none=True)
+    interface = fields.Dict(allow_none=True)
+
+
+class DeploySchema(_Lenient):
+    node_ids = fields.List(fields.String(), load_default=None)
 
 
 class PredictSchema(_Lenient):

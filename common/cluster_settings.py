@@ -50,6 +50,8 @@ DEFINITIONS: dict[str, Definition] = {
     "model_access_control_enabled": Definition("bool", False),
     "model_auto_deploy.enable": Definition("bool", True),
     "connector.private_ip_enabled": Definition("bool", False),
+    # node_ids in deploy and undeploy bodies are refused unless this is on (ML Commons' rule).
+    "allow_custom_deployment_plan": Definition("bool", False),
     "remote_inference.enabled": Definition("bool", True),
     # How often the sync-up job (model TTL expiry, workers/sync_up.py) runs; 0 turns it off.
     "sync_up_job_interval_in_seconds": Definition("int", 10, 0, 86400),

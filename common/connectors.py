@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from msgspec import structs
+
 from common import request_rules
 from common.crypto import CredentialCipher
 from common.endpoints import require_trusted
@@ -134,3 +136,47 @@ def public_view(connector: Connector) -> dict[str, Any]:
     wire = to_wire(connector)
     wire.pop("credential", None)
     return wire
+
+
+def merge_update(
+    current: Connector, body: dict[str, Any], cipher: CredentialCipher, stamp: int
+) -> Connector:
+    """Apply a PUT body to a stored connector as ML Commons' Connector.update does.
+
+    Given fields replace, `parameters` are merged into the stored ones, and a `credential` is
+    sealed the way create seals it; its keys join the stored ones, because ML Commons writes
+    the connector as a partial document, where keys not sent survive.
+    """
+    protocol = body.get("protocol")
+    if protocol is not None and protocol not in PROTOCOLS:
+        raise IllegalArgumentError(
+            "Unsupported connector protocol. Please use one of [aws_sigv4, http]"
+        )
+    changes: dict[str, Any] = {"last_updated_time": stamp}
+    for field in ("name", "description"):
+        if body.get(field) is not None:
+            changes[field] = body[field]
+    if body.get("version") is not None:
+        changes["version"] = _text(body["version"])
+    if protocol is not None:
+        changes["protocol"] = ConnectorProtocol(protocol)
+    if body.get("parameters"):
+        changes["parameters"] = {
+            **current.parameters,
+            **stringify_parameters(body["parameters"]),
+        }
+    if body.get("credential"):
+        sealed = cipher.encrypt({k: _text(v) for k, v in body["credential"].items()})
+        changes["credential"] = {**current.credential, **sealed}
+    if body.get("actions") is not None:
+        changes["actions"] = [_action(a) for a in body["actions"]]
+    if body.get("client_config") is not None:
+        changes["client_config"] = ClientConfig(**body["client_config"])
+    return structs.replace(current, **changes)
+
+
+def check_merged(connector: Connector, trusted: tuple[str, ...]) -> None:
+    """Check an updated connector with the create rules: SigV4 keys, headers, trusted URLs."""
+    wire = to_wire(connector)
+    check_aws(wire)
+    check_actions(wire, trusted)

@@ -229,6 +229,7 @@ class MLModel(Record, kw_only=True, frozen=True):
     model_version: str
     description: str | None = None
     model_state: MLModelState
+    model_config: FreeForm | None = None
     deploy_setting: DeploySetting | None = None
     is_enabled: bool | None = None
     rate_limiter: RateLimiter | None = None

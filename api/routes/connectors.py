@@ -1,4 +1,4 @@
-"""/_plugins/_ml/connectors: create, get, search, delete."""
+"""/_plugins/_ml/connectors: create, get, update, search, delete."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from flask import Blueprint
 
 from api.routes.body import json_body
 from api.routes.search import delete_response, search_response
-from api.schemas import ConnectorSchema, load
+from api.schemas import ConnectorSchema, ConnectorUpdateSchema, load
 from api.services import services
 from common import connectors as rules
 from common.errors import ConflictError, StatusError
 from common.ids import new_id
 from common.records import now_ms
+from common.updates import update_connector, update_response
 
 blueprint = Blueprint("connectors", __name__, url_prefix="/_plugins/_ml/connectors")
 INDEX = ".plugins-ml-connector"
@@ -60,6 +61,21 @@ def get(connector_id: str) -> dict[str, Any]:
     """Return a connector without its credential."""
     message = f"Failed to find connector with the provided connector id: {connector_id}"
     return rules.public_view(services().store.connectors.require(connector_id, message))
+
+
+@blueprint.put("/<connector_id>")
+def update(connector_id: str) -> dict[str, Any]:
+    """Merge a partial connector into a stored one no served model uses."""
+    require_remote_inference()
+    body = json_body(
+        required=True, empty_message="Failed to update connector: Request body is empty"
+    )
+    svc = services()
+    trusted = svc.cluster().trusted_endpoints
+    update_connector(
+        svc.store, svc.cipher, connector_id, load(ConnectorUpdateSchema, body), trusted
+    )
+    return update_response(INDEX, connector_id)
 
 
 @blueprint.route("/_search", methods=["GET", "POST"])

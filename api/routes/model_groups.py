@@ -1,4 +1,4 @@
-"""/_plugins/_ml/model_groups: register, get, search, delete."""
+"""/_plugins/_ml/model_groups: register, get, update, search, delete."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from flask import Blueprint
 
 from api.routes.body import json_body
 from api.routes.search import delete_response, search_response
-from api.schemas import ModelGroupSchema, load
+from api.schemas import ModelGroupSchema, ModelGroupUpdateSchema, load
 from api.services import services
 from common.connectors import has_access_fields
 from common.errors import ConflictError, IllegalArgumentError, RequestValidationError
 from common.ids import new_id
 from common.model_groups import ACCESS_FIELDS_MESSAGE, create_group, group_view
+from common.updates import GROUP_UPDATED, update_group
 
 blueprint = Blueprint("model_groups", __name__, url_prefix="/_plugins/_ml/model_groups")
 INDEX = ".plugins-ml-model-group"
@@ -43,6 +44,14 @@ def get(group_id: str) -> dict[str, Any]:
     store = services().store
     message = f"Failed to find model group with the provided model group id: {group_id}"
     return group_view(store, store.model_groups.require(group_id, message), group_id)
+
+
+@blueprint.put("/<group_id>")
+def update(group_id: str) -> dict[str, Any]:
+    """Rename or redescribe a model group; ML Commons answers {"status": "Updated"}."""
+    body = json_body(required=True, empty_message="Model group request has empty body")
+    update_group(services().store, group_id, load(ModelGroupUpdateSchema, body))
+    return dict(GROUP_UPDATED)
 
 
 @blueprint.route("/_search", methods=["GET", "POST"])
