@@ -75,6 +75,16 @@ ENDPOINTS = (
     Endpoint("DELETE", f"{ML}/tasks/{{task_id}}", "none"),
     Endpoint("GET", f"{ML}/tasks/_search", "search"),
     Endpoint("POST", f"{ML}/tasks/_search", "search"),
+    Endpoint("PUT", f"{ML}/connectors/{{connector_id}}", "connector"),
+    Endpoint("PUT", f"{ML}/models/{{model_id}}", "register"),
+    Endpoint("PUT", f"{ML}/model_groups/{{group_id}}", "group"),
+    Endpoint("GET", f"{ML}/stats", "none"),
+    Endpoint("GET", f"{ML}/stats/{{stat}}", "none"),
+    Endpoint("GET", f"{ML}/{{node_id}}/stats", "none"),
+    Endpoint("GET", f"{ML}/{{node_id}}/stats/{{stat}}", "none"),
+    Endpoint("GET", f"{ML}/profile", "none"),
+    Endpoint("GET", f"{ML}/profile/models", "none"),
+    Endpoint("GET", f"{ML}/profile/models/{{model_id}}", "none"),
 )
 
 # ML Commons itself answers 500 for these (spec 8.6: transport failure, upstream 5xx passed on);
@@ -630,11 +640,13 @@ RAW_QUERIES = st.sampled_from(["", "?", "?&&", "?=", "?size=%ff", "?from=%zz&siz
 # --- running the fuzz ---------------------------------------------------------------------------
 def fill(endpoint: Endpoint, data: st.DataObject, records: Records) -> str:
     """The endpoint's path with every placeholder replaced by a drawn, encoded id."""
-    destructive = endpoint.method == "DELETE" or "_un" in endpoint.template
+    # Updates and deletes touch only spare records: the kept ones must still serve afterwards.
+    destructive = endpoint.method in ("DELETE", "PUT") or "_un" in endpoint.template
     pool = records.spare() if destructive else (*records.keep(), *records.spare())
     path = endpoint.template
     quoting = data.draw(st.sampled_from(["full", "full", "partial"]))
-    for name in ("connector_id", "group_id", "model_id", "task_id", "filename", "algorithm"):
+    names = ("connector_id", "group_id", "model_id", "task_id", "algorithm", "node_id", "stat")
+    for name in names:
         if "{" + name + "}" in path:
             raw = data.draw(ids(pool) | st.sampled_from(["remote", "text_embedding"]))
             path = path.replace("{" + name + "}", encode_id(raw, quoting))
@@ -801,7 +813,8 @@ def test_paths_methods_and_queries(gw: Cluster, records: Records, run: Any) -> N
     @given(st.data())
     def case(data: st.DataObject) -> None:
         method = data.draw(methods)
-        pool = records.spare() if method == "DELETE" else (*records.keep(), *records.spare())
+        destructive = method in ("DELETE", "PUT")
+        pool = records.spare() if destructive else (*records.keep(), *records.spare())
         raw = data.draw(ids(pool) | st.text(max_size=60))
         quoting = data.draw(st.sampled_from(["full", "partial"]))
         path = data.draw(prefixes) + encode_id(raw, quoting)
