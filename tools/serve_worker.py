@@ -42,6 +42,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="predicts served at once, coroutines (default: MODELGATE_WORKER_CONCURRENCY)",
     )
     parser.add_argument(
+        "--with-beat",
+        action="store_true",
+        help="also send the cluster's periodic sync-up from this node (run one per cluster)",
+    )
+    parser.add_argument(
         "--job-threads",
         type=positive_int,
         default=JOB_THREADS,
@@ -56,6 +61,8 @@ def worker_argv(args: argparse.Namespace, role: str, name: str, log_level: str) 
     argv = [*quiet, "worker", "--role", role, "--node-name", name]
     if args.concurrency:
         argv += ["--predict-concurrency", str(args.concurrency)]
+    if args.with_beat:
+        argv.append("--with-beat")
     return [
         *argv,
         "--pool",

@@ -160,7 +160,7 @@ def _run(args: argparse.Namespace, supervisor: Supervisor, stop: StopRequest) ->
         return 0
     env = {**os.environ, **settings.to_env()}
     store = open_store(settings)
-    services = [_api(env, settings), *_nodes(args, env, store, settings), _beat(env)]
+    services = [_api(env, settings), *_nodes(args, env, store, settings)]
     if args.mock_upstream:
         services.append(_mock_upstream(mock_port))
     for service in services:
@@ -301,6 +301,8 @@ def _nodes(
         for i in range(count):
             name = f"{role}-{i + 1}"
             cmd = command("worker", "--role", role, "--name", name)
+            if role == "ml" and i == 0:
+                cmd.append("--with-beat")  # the cluster's one beat (periodic sync-up)
             found.append(
                 Service(
                     f"the {ROLE_NAMES[role]} node {name}",
@@ -311,13 +313,6 @@ def _nodes(
                 )
             )
     return found
-
-
-def _beat(env: dict[str, str]) -> Service:
-    # Beat has no endpoint to ask: it counts as serving once it runs (it only sends jobs).
-    return Service(
-        "the beat", _launcher(command("beat"), env), lambda _: True, stage=1, grace_s=NODE_GRACE_S
-    )
 
 
 def _mock_upstream(mock_port: int) -> Service:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import click
 from celery import bootsteps
+from celery.beat import EmbeddedService, Scheduler
 from celery.bin.base import CeleryOption
 from celery.concurrency.solo import TaskPool as SoloPool
 from celery.concurrency.thread import TaskPool as ThreadPool
@@ -41,6 +42,13 @@ def node_options() -> list[Any]:
             ["--node-name"],
             help_group=OPTION_GROUP,
             help="node name, unique per cluster (default MODELGATE_NODE_NAME, else ROLE-HOSTNAME)",
+        ),
+        CeleryOption(
+            ["--with-beat"],
+            is_flag=True,
+            default=False,
+            help_group=OPTION_GROUP,
+            help="also run the cluster's beat (periodic sync-up) in this node, as a thread",
         ),
         CeleryOption(
             ["--predict-concurrency"],
@@ -84,6 +92,7 @@ class NodeStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships n
         role: str | None = None,
         node_name: str | None = None,
         predict_concurrency: int | None = None,
+        with_beat: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(worker, **kwargs)
@@ -93,6 +102,8 @@ class NodeStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships n
         self._settings = settings
         self._role = resolve_role(settings, role)
         self._name = resolve_name(settings, self._role, node_name)
+        self._with_beat = with_beat
+        self._beat: Any = None
 
     def create(self, worker: Any) -> None:
         """Resolve the node id, select its Celery queues and build the node's runtime."""
@@ -113,6 +124,11 @@ class NodeStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships n
         # Beat first: a node taking requests before it looks alive would have them requeued.
         self._heartbeat.start()
         self._runtime.http.run(self._predicts.start())
+        if self._with_beat:
+            # A thread, not Celery's -B (a process of its own, ~80 MB): the schedule is one
+            # fixed interval, and the job claims each sync-up in Redis (workers/sync_up.py).
+            self._beat = EmbeddedService(worker.app, thread=True, scheduler_cls=Scheduler)
+            self._beat.start()
         settle_interpreter()
 
     def stop(self, worker: Any) -> None:
@@ -124,6 +140,8 @@ class NodeStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships n
         self._leave(grace_s=0.0)
 
     def _leave(self, grace_s: float) -> None:
+        if self._beat is not None:
+            self._beat.stop()
         self._heartbeat.stop()
         self._runtime.http.run(self._predicts.stop(grace_s=grace_s), timeout=grace_s + 5)
         self._runtime.close()

@@ -122,10 +122,10 @@ class Cluster:
         except requests.ConnectionError:
             return False
 
-    def start_node(self, role: str, name: str) -> str:
+    def start_node(self, role: str, name: str, *extra: str) -> str:
         """Start a worker node and wait until its heartbeat shows it alive; return its id."""
         log_path = self.tmp / f"{self.settings.key_prefix}-{name}.log"
-        cmd = command("worker", "--role", role, "--name", name, "--loglevel", "WARNING")
+        cmd = command("worker", "--role", role, "--name", name, "--loglevel", "WARNING", *extra)
         with open(log_path, "ab") as log:
             process = processes.spawn(
                 cmd, cwd=PROJECT_ROOT, env=_env(self.settings), stdout=log, stderr=subprocess.STDOUT

@@ -16,12 +16,21 @@ CHAT = {"messages": [{"role": "user", "content": "hi"}]}
 MINUTE_MS = 60_000
 
 
-@pytest.fixture
-def start_beat(gw: Cluster) -> Iterator[Callable[[], None]]:
-    """Start a beat (when the test is ready for sync-ups) with a 1-second interval."""
+@pytest.fixture(params=["modelgate beat", "worker --with-beat"])
+def start_beat(gw: Cluster, request: pytest.FixtureRequest) -> Iterator[Callable[[], None]]:
+    """Start a beat (when the test is ready for sync-ups) with a 1-second interval: its own
+    process, or a thread of a node (as `modelgate up` runs it)."""
     gw.set_settings(sync_up_job_interval_in_seconds=1)
     started: list[processes.Child] = []
-    yield lambda: started.append(gw.start_beat())
+
+    def start() -> None:
+        if request.param == "modelgate beat":
+            started.append(gw.start_beat())
+        else:
+            gw.start_node("data", "beat-node", "--with-beat")
+            started.append(gw.nodes.pop("beat-node").process)
+
+    yield start
     processes.stop(*started, grace_s=10)
     gw.set_settings(sync_up_job_interval_in_seconds=None)
 

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from tools.arguments import non_negative_float, positive_float, positive_int
 from tools.bench.errors import SetupError
+from tools.bench.extras import measure_extras
 from tools.bench.goals import Thresholds, baseline_of, evaluate
 from tools.bench.history import append_history, one_model_baseline, previous_run, read_history
+from tools.bench.load import LoadShape
 from tools.bench.memory import tree_rss_mb
 from tools.bench.mock import spawn_mock
 from tools.bench.options import BenchOptions, concurrency_list
@@ -59,6 +61,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add("--goal-added-p50-ms", type=non_negative_float, default=1.0, help="target at c=1")
     add("--goal-added-p99-ms", type=non_negative_float, default=3.0, help="target at c=1")
     add("--no-progress", action="store_true", help="log progress every 5 s instead of live")
+    add(
+        "--management",
+        action="store_true",
+        help="also measure the rate limiter's cost at c=1 and a bool _search over the models",
+    )
 
 
 async def _setup(
@@ -101,6 +108,10 @@ async def _bench(
         pid,
         args.rss_interval,
     )
+    if args.management:
+        shape = LoadShape(1, options.duration_s, options.warmup_s)
+        extras = await measure_extras(api, setup.model_ids[0], shape, reporter)
+        print(f"\n{extras.describe()}\n", flush=True)
     return BenchResult(options, origin, api, upstream, setup, runs, idle)
 
 

@@ -109,7 +109,7 @@ def _parse(call: str, status: int, text: str, require: str | None) -> JsonObject
     return payload
 
 
-async def _call(
+async def api_call(
     session: aiohttp.ClientSession,
     method: str,
     url: str,
@@ -190,9 +190,9 @@ class Provisioned:
 async def _connector(session: aiohttp.ClientSession, api: str, upstream: str) -> str:
     """Trust the mock and create an OpenAI connector to it; its id."""
     endpoint = upstream_endpoint(upstream)
-    await _call(session, "PUT", f"{api}/_cluster/settings", cluster_settings_body())
+    await api_call(session, "PUT", f"{api}/_cluster/settings", cluster_settings_body())
     url = f"{api}/_plugins/_ml/connectors/_create"
-    created = await _call(session, "POST", url, connector_body(endpoint), "connector_id")
+    created = await api_call(session, "POST", url, connector_body(endpoint), "connector_id")
     connector_id: str = created["connector_id"]
     return connector_id
 
