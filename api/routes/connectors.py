@@ -80,7 +80,7 @@ def update(connector_id: str) -> dict[str, Any]:
 
 @blueprint.route("/_search", methods=["GET", "POST"])
 def search() -> dict[str, Any]:
-    """Search connectors (match_all); credentials are never included."""
+    """Search connectors with the query DSL; credentials are never included."""
     return search_response(services().store.connectors.all(), INDEX, rules.public_view)
 
 

@@ -129,7 +129,7 @@ def update(model_id: str) -> dict[str, Any]:
 
 @blueprint.route("/_search", methods=["GET", "POST"])
 def search() -> dict[str, Any]:
-    """Search models (match_all)."""
+    """Search models with the query DSL (api/routes/search.py)."""
     return search_response(services().store.models.all(), INDEX, public_view)
 
 

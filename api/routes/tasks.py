@@ -24,7 +24,7 @@ def get(task_id: str) -> dict[str, Any]:
 
 @blueprint.route("/_search", methods=["GET", "POST"])
 def search() -> dict[str, Any]:
-    """Search tasks (match_all)."""
+    """Search tasks with the query DSL."""
     return search_response(services().store.tasks.all(), INDEX, to_wire)
 
 
