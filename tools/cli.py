@@ -48,7 +48,8 @@ _ALL = (Reader.API, Reader.NODE, Reader.STACK)
 COMMANDS: dict[str, SubCommand] = {
     "up": SubCommand(
         "tools.stack",
-        "run the whole stack: Redis, API, one ML-node and one data-node worker",
+        "run the whole stack (Redis, API, an ML and a data node, optionally the mock upstream),"
+        " restarting any process that dies",
         _ALL,
         log_flags=True,
         env_note="passed on to the API and the nodes it starts",

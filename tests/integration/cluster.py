@@ -44,7 +44,9 @@ class MockUpstream:
     def __init__(self, tmp: Path, *extra: str) -> None:
         port_file = tmp / f"mock-{time.monotonic_ns()}.port"
         cmd = command("mock-upstream", "--port", "0", "--port-file", str(port_file), *extra)
-        self.process = processes.spawn(cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL)
+        self.process = processes.spawn(
+            cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, dies_with_parent=True
+        )
         wait_for(port_file.exists, 20, "mock upstream port file")
         self.port = int(wait_for(lambda: port_file.read_text().strip(), 5, "mock port"))
         self.base = f"http://127.0.0.1:{self.port}"
@@ -109,6 +111,7 @@ class Cluster:
         with open(self.tmp / f"api-{self.settings.key_prefix}.log", "ab") as log:
             self.api_process = processes.spawn(
                 command("api"),
+                dies_with_parent=True,
                 cwd=PROJECT_ROOT,
                 env=_env(self.settings),
                 stdout=log,
@@ -128,7 +131,12 @@ class Cluster:
         cmd = command("worker", "--role", role, "--name", name, "--loglevel", "WARNING", *extra)
         with open(log_path, "ab") as log:
             process = processes.spawn(
-                cmd, cwd=PROJECT_ROOT, env=_env(self.settings), stdout=log, stderr=subprocess.STDOUT
+                cmd,
+                cwd=PROJECT_ROOT,
+                env=_env(self.settings),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                dies_with_parent=True,  # a killed pytest run leaves no node behind
             )
         self.nodes[name] = Node(name, role, process, log_path)
         return str(wait_for(lambda: self.node_id(name), 30, f"node {name} heartbeat"))
@@ -138,6 +146,7 @@ class Cluster:
         with open(self.tmp / f"{self.settings.key_prefix}-beat.log", "ab") as log:
             return processes.spawn(
                 command("beat"),
+                dies_with_parent=True,
                 cwd=PROJECT_ROOT,
                 env=_env(self.settings),
                 stdout=log,

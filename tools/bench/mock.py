@@ -66,7 +66,9 @@ def spawn_mock(latency_ms: float) -> Iterator[str]:
         cmd = command("mock-upstream", "--port", "0", "--port-file", str(port_file))
         cmd += ["--latency-ms", _number_arg(latency_ms)]
         # Its stdout only announces the URL, which would land in the middle of the report.
-        proc = processes.spawn(cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL)
+        proc = processes.spawn(
+            cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, dies_with_parent=True
+        )
         try:
             yield f"http://127.0.0.1:{wait_for_port_file(proc, port_file)}"
         finally:

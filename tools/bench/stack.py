@@ -85,6 +85,7 @@ def spawn_stack() -> Iterator[SpawnedStack]:
             # Own process group: a terminal Ctrl-C reaches only bench, which then stops the stack.
             proc = processes.spawn(
                 command("up"),
+                dies_with_parent=True,  # a killed bench leaves no stack behind
                 env=_stack_env(port, str(data_dir)),
                 cwd=PROJECT_ROOT,
                 new_group=True,
