@@ -9,7 +9,7 @@ from msgspec import structs
 
 from common.errors import IllegalArgumentError, MLCommonsError, NotFoundError
 from common.messages import DeployJob
-from common.records import MLModel, MLModelState, MLTaskState, now_ms
+from common.records import MLModel, MLModelState, MLTaskState, MLTaskType, now_ms
 from common.store import Store
 from common.tasks import set_state
 from workers.model_cache import PreparedModel
@@ -76,6 +76,28 @@ def run(rt: Runtime, job: DeployJob) -> None:
     except MLCommonsError as failure:
         error = failure.reason
     report(rt.store, job.task_id, rt.node.id, error)
+
+
+def resume_unfinished(rt: Runtime) -> int:
+    """Run again the deploys this node was given and had not reported (it crashed mid-way).
+
+    A restarted node keeps its id (it is derived from its name), so the sweeper sees it alive
+    and leaves its deploy tasks alone, while Celery redelivers the lost job only after the
+    visibility timeout (minutes): the model would stay DEPLOYING that long. A job delivered
+    again later finds its task settled, or this node's outcome recorded, and changes nothing.
+    """
+    resumed = 0
+    for task_id in rt.store.active_tasks.older_than(0):
+        task = rt.store.tasks.get(task_id)
+        mine = task is not None and rt.node.id in task.worker_node
+        if not mine or task is None or task.task_type != MLTaskType.DEPLOY_MODEL:
+            continue
+        if rt.node.id in rt.store.deployments.results(task_id):
+            continue
+        epoch = rt.store.deployments.task_epoch(task_id) or 0
+        run(rt, DeployJob(task_id=task_id, model_id=task.model_id or "", epoch=epoch))
+        resumed += 1
+    return resumed
 
 
 def report(store: Store, task_id: str, node_id: str, error: str | None) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from dataclasses import replace
 from typing import Any, ClassVar
 
 import click
+import redis
 from celery import bootsteps
 from celery.beat import EmbeddedService, Scheduler
 from celery.bin.base import CeleryOption
@@ -18,11 +20,13 @@ from common.interpreter import settle_interpreter
 from common.queueing import ROLES, queues_for, shared_queues
 from common.settings import Settings
 from common.store import open_store
+from workers.deploy import resume_unfinished
 from workers.heartbeat import Heartbeat
 from workers.predict_consumer import PredictConsumer
 from workers.runtime import NodeIdentity, Runtime, install
 
 OPTION_GROUP = "Modelgate Node Options"
+log = logging.getLogger(__name__)
 
 
 class NodeSetupError(RuntimeError):
@@ -124,6 +128,12 @@ class NodeStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships n
         # Beat first: a node taking requests before it looks alive would have them requeued.
         self._heartbeat.start()
         self._runtime.http.run(self._predicts.start())
+        try:
+            resumed = resume_unfinished(self._runtime)
+            if resumed:
+                log.warning("resumed %d deploy(s) a previous run of this node left", resumed)
+        except redis.RedisError as error:  # the Celery redelivery will still come
+            log.warning("could not resume unfinished deploys: %s", error)
         if self._with_beat:
             # A thread, not Celery's -B (a process of its own, ~80 MB): the schedule is one
             # fixed interval, and the job claims each sync-up in Redis (workers/sync_up.py).

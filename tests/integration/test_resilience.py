@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from msgspec import structs
 
-from common.records import FunctionName, MLTask, MLTaskState, MLTaskType
+from common.records import FunctionName, MLModelState, MLTask, MLTaskState, MLTaskType
 from tests.integration.cluster import (
     LOOPBACK_TRUSTED,
     Cluster,
@@ -196,3 +197,39 @@ def test_a_stalled_node_is_not_robbed_of_its_requests(
         response = pending.result(timeout=30)
     assert response.status_code == 200, response.text
     assert _upstream_hits(crash_mock, tally) == 1
+
+
+def test_a_restarted_node_resumes_the_deploy_it_left_unfinished(
+    lone: Cluster, mock: MockUpstream
+) -> None:
+    """The node died after taking its deploy job: the task names it, nothing is recorded.
+    Restarted under its name (same id), it finishes the deploy itself instead of leaving the
+    model DEPLOYING until Celery's visibility timeout brings the job back."""
+    for name in list(lone.nodes):
+        lone.kill_node(name)
+    node_id = lone.start_node("ml", "phoenix")
+    model_id = lone.register(
+        lone.create_connector(parameters={"endpoint": mock.host, "model": "m"}),
+        f"phoenix-{uuid.uuid4().hex[:6]}",
+    )
+    lone.kill_node("phoenix")
+    store = lone.store
+    task_id = f"lost-{uuid.uuid4().hex[:8]}"
+    task = MLTask(
+        task_type=MLTaskType.DEPLOY_MODEL,
+        function_name=FunctionName.REMOTE,
+        state=MLTaskState.RUNNING,
+        model_id=model_id,
+        worker_node=[node_id],
+        create_time=1,
+        last_update_time=1,
+        is_async=True,
+    )
+    store.tasks.put(task_id, task)
+    store.active_tasks.add(task_id)
+    store.models.update(model_id, lambda m: structs.replace(m, model_state=MLModelState.DEPLOYING))
+    assert lone.start_node("ml", "phoenix") == node_id
+    settled = lone.task(task_id, until=("COMPLETED",))
+    assert settled["state"] == "COMPLETED"
+    assert lone.ok("GET", f"/_plugins/_ml/models/{model_id}")["model_state"] == "DEPLOYED"
+    assert store.deployments.holders(model_id) == {node_id}

@@ -188,9 +188,11 @@ def deploy_model(up: Up, endpoint: str) -> str:
     )
 
     def deployed() -> bool:
-        task = json_of(requests.get(up.url + f"/_plugins/_ml/tasks/{answer['task_id']}", timeout=5))
-        assert task["state"] != "FAILED", task
-        return bool(task["state"] == "COMPLETED")
+        # The register task completes first; ?deploy=true then starts the deployment.
+        url = up.url + f"/_plugins/_ml/models/{answer['model_id']}"
+        state = json_of(requests.get(url, timeout=5))["model_state"]
+        assert state != "DEPLOY_FAILED", state
+        return bool(state == "DEPLOYED")
 
     eventually(deployed, 30, "the model to deploy")
     return str(answer["model_id"])
