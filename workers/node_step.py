@@ -17,7 +17,7 @@ from celery.concurrency.thread import TaskPool as ThreadPool
 
 from common.ids import new_node_id
 from common.interpreter import settle_interpreter
-from common.queueing import ROLES, queues_for, shared_queues
+from common.queueing import ROLES, node_queue, queues_for, shared_queues
 from common.settings import Settings
 from common.store import open_store
 from workers.deploy import resume_unfinished
@@ -119,8 +119,10 @@ class NodeStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships n
         self._runtime = Runtime.build(self._settings, worker.app, node)
         install(self._runtime)
         self._heartbeat = Heartbeat(self._runtime)
+        # Its own list too: predicts of a model deployed to named nodes only come there.
+        predict_queues = [*shared_queues(node.role), node_queue(node.id)]
         self._predicts = PredictConsumer(
-            self._runtime, shared_queues(node.role), self._settings.worker_concurrency
+            self._runtime, predict_queues, self._settings.worker_concurrency
         )
 
     def start(self, worker: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
@@ -14,11 +15,16 @@ from api.schemas import PredictSchema, load
 from api.services import Services, services
 from common.cluster_settings import ClusterSettings
 from common.deployment import start_deploy
-from common.errors import IllegalArgumentError, NotFoundError, StatusError
+from common.errors import (
+    IllegalArgumentError,
+    NodeUnavailableError,
+    NotFoundError,
+    StatusError,
+)
 from common.ids import new_id
 from common.messages import PredictRequest
 from common.nodes import require_eligible
-from common.queueing import role_queue
+from common.queueing import node_queue, role_queue
 from common.records import MLModel, Node
 
 blueprint = Blueprint("predict", __name__)
@@ -45,13 +51,31 @@ def _ensure_serving(
         start_deploy(svc.store, svc.celery, model_id, nodes)
 
 
+def _queue(model: MLModel, nodes: list[Node], cluster: ClusterSettings) -> str:
+    """The shared queue of the eligible role, or, for a model deployed to named nodes only
+    (node_ids with allow_custom_deployment_plan), the own list of one of them: a node outside
+    the plan must not take the predict and load the model again."""
+    planned = model.planning_worker_nodes
+    if model.deploy_to_all_nodes or not planned:
+        return role_queue(only_ml=cluster.only_run_on_ml_node)
+    live = [node.id for node in nodes if node.id in planned]
+    if not live:
+        raise NodeUnavailableError("no eligible node to run predict request")
+    return node_queue(random.choice(live))
+
+
 def _request(
-    svc: Services, model_id: str, model: MLModel, body: dict[str, Any], cluster: ClusterSettings
+    svc: Services,
+    model_id: str,
+    model: MLModel,
+    body: dict[str, Any],
+    cluster: ClusterSettings,
+    queue: str,
 ) -> PredictRequest:
     return PredictRequest(
         reply_key=svc.listener.inbox,
         request_id=new_id(),
-        queue=role_queue(only_ml=cluster.only_run_on_ml_node),
+        queue=queue,
         deadline=time.time() + svc.settings.predict_timeout_s,
         model_id=model_id,
         generation=model.serving_generation,
@@ -92,7 +116,8 @@ def predict(model_id: str, algorithm: str = "remote") -> Response:
     ):
         svc.store.node_stats.count_throttle(model_id)
         raise StatusError(THROTTLED, status=429)
-    reply = jobs.predict(svc, _request(svc, model_id, model, body, cluster))
+    queue = _queue(model, nodes, cluster)
+    reply = jobs.predict(svc, _request(svc, model_id, model, body, cluster, queue))
     response = Response(reply.body, status=200, mimetype="application/json")
     response.headers[NODE_HEADER] = reply.node
     response.headers[NODE_HEADER + "-Name"] = reply.node_name

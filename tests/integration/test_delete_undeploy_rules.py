@@ -81,6 +81,16 @@ def _allow_custom_plan(gw: Cluster, value: bool | None) -> None:
     gw.set_settings(allow_custom_deployment_plan=value)
 
 
+def _serving_nodes(gw: Cluster, model_id: str, predicts: int = 12) -> set[str]:
+    """The nodes that served a dozen predicts of the model."""
+    served = set()
+    for _ in range(predicts):
+        answer = gw.predict(model_id, {"messages": [{"role": "user", "content": "hi"}]})
+        assert answer.status_code == 200, answer.text
+        served.add(answer.headers["X-Modelgate-Node"])
+    return served
+
+
 def _deployed_on_both(gw: Cluster, mock: MockUpstream) -> str:
     connector_id = gw.create_connector(parameters={"endpoint": mock.host, "model": "m"})
     model_id = gw.register(connector_id, unique("both"))
@@ -113,6 +123,10 @@ def test_undeploy_from_some_nodes_keeps_the_others(
     assert model["model_state"] == "DEPLOYED"
     assert model["planning_worker_nodes"] == [ml] and model["planning_worker_node_count"] == 1
     assert model["current_worker_node_count"] == 1 and "deploy_to_all_nodes" not in model
+    assert gw.store.deployments.holders(model_id) == {ml}
+    # Both roles take shared predicts here, but this model's go to the kept node only: the
+    # node it was undeployed from never takes one and loads the model again.
+    assert _serving_nodes(gw, model_id) == {ml}
     assert gw.store.deployments.holders(model_id) == {ml}
 
     again = gw.ok("POST", f"{path}/_undeploy", {"node_ids": [data]})
@@ -151,6 +165,8 @@ def test_deploy_to_named_nodes(custom_plans: Cluster, mock: MockUpstream) -> Non
     assert task["state"] == "COMPLETED" and task["worker_node"] == [data]
     model = gw.ok("GET", path)
     assert model["planning_worker_nodes"] == [data] and "deploy_to_all_nodes" not in model
+    assert gw.store.deployments.holders(model_id) == {data}
+    assert _serving_nodes(gw, model_id) == {data}
     assert gw.store.deployments.holders(model_id) == {data}
     left_out = gw.call("POST", f"{path}/_deploy", {"node_ids": [ml]})
     assert left_out.status_code == 400
