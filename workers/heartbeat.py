@@ -12,7 +12,7 @@ import redis
 
 from common.records import Node, NodeRole
 from workers.runtime import Runtime
-from workers.stats import node_stats, rss_percent
+from workers.stats import rss_percent
 from workers.sweeper import sweep
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class Heartbeat:
 
     def _publish_stats(self) -> None:
         # On the queue server: its outage must cost the stats, never the beat or the sweep.
-        counters = node_stats(self._rt.node.id).snapshot(rss_percent())
+        counters = self._rt.stats.snapshot(rss_percent())
         try:
             self._rt.store.node_stats.publish(
                 self._rt.node.id, counters, ttl_s=self._rt.settings.node_ttl_s

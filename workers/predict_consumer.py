@@ -30,7 +30,6 @@ from common.stores.connection import RETRY_ON
 from common.stores.predicts import TAKE_MANY_LUA
 from workers import predict
 from workers.runtime import Runtime
-from workers.stats import node_stats
 
 log = logging.getLogger(__name__)
 TAKE_TIMEOUT_S = 1.0
@@ -133,7 +132,6 @@ class PredictConsumer:
         self._redis: Any = None  # redis.asyncio.Redis; typed Any as in common/stores
         self._outbox: Outbox | None = None
         self._writer: asyncio.Task[None] | None = None
-        self._stats = node_stats(rt.node.id)
 
     async def start(self) -> None:
         """Requeue what this node left in flight in a previous life, then start taking."""
@@ -223,9 +221,9 @@ class PredictConsumer:
 
     async def _answer(self, job: PredictRequest) -> PredictReply:
         started = time.monotonic()
-        self._stats.predict_started()
+        self._rt.stats.predict_started()
         reply = await self._serve(job)
-        self._stats.predict_finished(job.model_id, time.monotonic() - started, reply.error)
+        self._rt.stats.predict_finished(job.model_id, time.monotonic() - started, reply.error)
         return reply
 
     async def _serve(self, job: PredictRequest) -> PredictReply:

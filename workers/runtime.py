@@ -13,6 +13,7 @@ from common.store import Store, open_store
 from workers.model_cache import ModelCache
 from workers.remote.http import HttpClient
 from workers.remote.offload import Shaper
+from workers.stats import NodeStats
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Runtime:
     _cipher: CredentialCipher | None = None
     _http: HttpClient | None = None
     shaper: Shaper = field(default_factory=Shaper)
+    stats: NodeStats = field(default_factory=NodeStats)  # for the stats and profile APIs
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod

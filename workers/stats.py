@@ -181,13 +181,3 @@ def _cgroup_limit() -> int | None:
         except (OSError, ValueError):  # absent, or "max": no limit there
             continue
     return None
-
-
-_nodes: dict[str, NodeStats] = {}
-_nodes_lock = threading.Lock()
-
-
-def node_stats(node_id: str) -> NodeStats:
-    """Return the counters of a node run by this process (made on first use)."""
-    with _nodes_lock:
-        return _nodes.setdefault(node_id, NodeStats())

@@ -10,7 +10,7 @@ from common.queueing import TASK_DEPLOY, TASK_REGISTER, TASK_SYNC_UP, TASK_UNDEP
 from common.records import MLTaskState
 from workers import deploy, register, sync_up
 from workers.runtime import Runtime, current
-from workers.stats import DEPLOY, REGISTER, node_stats
+from workers.stats import DEPLOY, REGISTER
 
 
 @shared_task(name=TASK_REGISTER)
@@ -18,7 +18,7 @@ def register_model(message: str) -> None:
     """Register a remote model."""
     rt = current()
     job = RegisterJob.decode(message)
-    with node_stats(rt.node.id).job(REGISTER, failed=lambda: _task_failed(rt, job.task_id)):
+    with rt.stats.job(REGISTER, failed=lambda: _task_failed(rt, job.task_id)):
         try:
             register.run(rt, job)
         except Exception:
@@ -31,7 +31,7 @@ def deploy_model(message: str) -> None:
     """Deploy a model on this node; an unexpected failure still reports, so the task settles."""
     rt = current()
     job = DeployJob.decode(message)
-    with node_stats(rt.node.id).job(DEPLOY, failed=lambda: _deploy_failed(rt, job.task_id)):
+    with rt.stats.job(DEPLOY, failed=lambda: _deploy_failed(rt, job.task_id)):
         try:
             deploy.run(rt, job)
         except Exception:
