@@ -144,9 +144,7 @@ def _rate_limiter(current: RateLimiter | None, given: dict[str, Any]) -> RateLim
     merged = {**(to_wire(current) if current is not None else {}), **given}
     if "limit" not in merged or "unit" not in merged:
         raise IllegalArgumentError("A rate_limiter needs both a limit and a unit")
-    limit = merged["limit"]
-    text = str(limit).lower() if isinstance(limit, bool) else str(limit)
-    return RateLimiter(limit=text, unit=str(merged["unit"]).upper())
+    return RateLimiter.of(merged)
 
 
 def _inline(

@@ -206,6 +206,14 @@ class RateLimiter(Record, kw_only=True, frozen=True):
     limit: str
     unit: str
 
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> RateLimiter:
+        """Build one from a validated request body: the limit as the text ML Commons stores
+        (a JSON true stays "true"), the unit upper-case."""
+        limit = body["limit"]
+        text = str(limit).lower() if isinstance(limit, bool) else str(limit)
+        return cls(limit=text, unit=str(body["unit"]).upper())
+
     @property
     def per_second(self) -> float:
         """The sustained rate the limit allows."""

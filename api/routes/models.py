@@ -51,12 +51,6 @@ def _check_register_body(body: dict[str, Any]) -> None:
         )
 
 
-def _rate_limiter(body: dict[str, Any]) -> RateLimiter:
-    limit = body["limit"]
-    text = str(limit).lower() if isinstance(limit, bool) else str(limit)
-    return RateLimiter(limit=text, unit=str(body["unit"]).upper())
-
-
 def _register_job(svc: Services, body: dict[str, Any], model_id: str, task_id: str) -> RegisterJob:
     connector = None
     if not body.get("connector_id"):
@@ -79,7 +73,7 @@ def _register_job(svc: Services, body: dict[str, Any], model_id: str, task_id: s
         deploy_setting=None if setting is None else DeploySetting(**setting),
         interface=None if interface is None else interface_text(interface),
         is_enabled=body.get("is_enabled"),
-        rate_limiter=None if limiter is None else _rate_limiter(limiter),
+        rate_limiter=None if limiter is None else RateLimiter.of(limiter),
         deploy=request.args.get("deploy", "false") == "true",
     )
 
