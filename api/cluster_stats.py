@@ -103,7 +103,7 @@ def _record_counts(svc: Services) -> tuple[int, int, int]:
     store = svc.store
     pipe = store.redis.pipeline(transaction=False)
     for records in (store.models, store.connectors, store.tasks):
-        pipe.scard(records.key("ids"))  # each kind's id index (common/stores/record_store.py)
+        records.add_count(pipe)
     models, connectors, tasks = (int(count) for count in pipe.execute())
     return models, connectors, tasks
 

@@ -54,6 +54,10 @@ class RecordStore(Generic[R]):
     def _ids_key(self) -> str:
         return self._keys.key(self.kind, "ids")
 
+    def add_count(self, pipe: Redis) -> None:
+        """Queue on pipe the number of records of this kind (several kinds, one round trip)."""
+        pipe.scard(self._ids_key())
+
     def decode(self, raw: str | bytes) -> R:
         """Read one stored record of this kind."""
         return from_json(raw, self._type)
