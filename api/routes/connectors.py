@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from api.routes.body import json_body
-from api.routes.search import delete_response, search_response
+from api.routes.search import as_is, delete_response, search_response
 from api.schemas import ConnectorSchema, ConnectorUpdateSchema, load
 from api.services import services
 from common import connectors as rules
@@ -81,7 +81,7 @@ def update(connector_id: str) -> dict[str, Any]:
 @blueprint.route("/_search", methods=["GET", "POST"])
 def search() -> dict[str, Any]:
     """Search connectors with the query DSL; credentials are never included."""
-    return search_response(services().store.connectors.all(), INDEX, rules.public_view)
+    return search_response(services().store.connectors.viewed(rules.public_view), INDEX, as_is)
 
 
 @blueprint.delete("/<connector_id>")

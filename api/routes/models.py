@@ -9,7 +9,7 @@ from flask import Blueprint, request
 from api import jobs
 from api.routes.body import json_body
 from api.routes.connectors import require_remote_inference, validate_connector
-from api.routes.search import delete_response, search_response
+from api.routes.search import as_is, delete_response, search_response
 from api.schemas import DeploySchema, ModelUpdateSchema, RegisterModelSchema, UndeploySchema, load
 from api.services import Services, services
 from common import connectors as rules
@@ -124,7 +124,7 @@ def update(model_id: str) -> dict[str, Any]:
 @blueprint.route("/_search", methods=["GET", "POST"])
 def search() -> dict[str, Any]:
     """Search models with the query DSL (api/routes/search.py)."""
-    return search_response(services().store.models.all(), INDEX, public_view)
+    return search_response(services().store.models.viewed(public_view), INDEX, as_is)
 
 
 @blueprint.delete("/<model_id>")

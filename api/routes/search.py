@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from flask import request
@@ -16,7 +16,7 @@ R = TypeVar("R")
 
 
 def search_response(
-    pairs: list[tuple[str, R]], index: str, view: Callable[[R], dict[str, Any]]
+    pairs: Sequence[tuple[str, R]], index: str, view: Callable[[R], dict[str, Any]]
 ) -> dict[str, Any]:
     """Answer a GET or POST `_search` on `index` over (id, record) pairs in index order.
 
@@ -26,6 +26,11 @@ def search_response(
     mapping = mapping_for(index)
     parsed = parse_request(json_body(required=False), request.args, mapping, path=request.path)
     return run_search(parsed, pairs, view, index, mapping)
+
+
+def as_is(doc: dict[str, Any]) -> dict[str, Any]:
+    """The view of pairs whose records are already views (RecordStore.viewed)."""
+    return doc
 
 
 def delete_response(index: str, record_id: str, *, found: bool) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from api.routes.search import delete_response, search_response
+from api.routes.search import as_is, delete_response, search_response
 from api.services import services
 from common.errors import MLCommonsError
 from common.records import MLTaskState, to_wire
@@ -25,7 +25,7 @@ def get(task_id: str) -> dict[str, Any]:
 @blueprint.route("/_search", methods=["GET", "POST"])
 def search() -> dict[str, Any]:
     """Search tasks with the query DSL."""
-    return search_response(services().store.tasks.all(), INDEX, to_wire)
+    return search_response(services().store.tasks.viewed(to_wire), INDEX, as_is)
 
 
 @blueprint.delete("/<task_id>")

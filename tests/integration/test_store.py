@@ -117,3 +117,54 @@ def test_requeue_puts_readable_requests_back_and_drops_unreadable_ones(store: St
     assert store.redis.llen(inflight) == 0
     queued = store.redis.lrange(store.predicts.queue_key("ml_or_data"), 0, -1)
     assert [PredictRequest.decode(raw) for raw in queued] == [good]
+
+
+def _second_process_store(store: Store, redis_server: EmbeddedRedis) -> Store:
+    """Another process's handles on the same records: its own connection and snapshot."""
+    return Store(connect(redis_server.url), store.keys.prefix)
+
+
+def test_all_sees_every_write_made_through_another_store(
+    store: Store, redis_server: EmbeddedRedis
+):
+    other = _second_process_store(store, redis_server)
+    first = new_task(MLTaskType.REGISTER_MODEL, is_async=False)
+    store.tasks.put("t1", first)
+    assert [i for i, _ in other.tasks.all()] == ["t1"]  # fills other's snapshot
+    store.tasks.put("t2", new_task(MLTaskType.DEPLOY_MODEL, is_async=False))
+    assert [i for i, _ in other.tasks.all()] == ["t1", "t2"]
+    set_state(store, "t1", MLTaskState.FAILED, error="boom")
+    assert dict(other.tasks.all())["t1"].state == MLTaskState.FAILED
+    assert dict(other.tasks.viewed(lambda t: t.state))["t1"] == MLTaskState.FAILED
+    store.tasks.delete("t2")
+    assert [i for i, _ in other.tasks.all()] == ["t1"]
+
+
+def test_a_wiped_and_refilled_redis_is_not_mistaken_for_the_snapshot(
+    store: Store, redis_server: EmbeddedRedis
+):
+    other = _second_process_store(store, redis_server)
+    store.tasks.put("t1", new_task(MLTaskType.REGISTER_MODEL, is_async=False))
+    assert [i for i, _ in other.tasks.all()] == ["t1"]
+    client = connect(redis_server.url)
+    for key in client.scan_iter(f"{store.keys.prefix}:*"):
+        client.delete(key)
+    # The same number of writes as before: only the epoch tells the two apart.
+    store.tasks.put("t9", new_task(MLTaskType.REGISTER_MODEL, is_async=False))
+    assert [i for i, _ in other.tasks.all()] == ["t9"]
+
+
+def test_views_are_built_once_per_snapshot(store: Store):
+    store.tasks.put("t1", new_task(MLTaskType.REGISTER_MODEL, is_async=False))
+    built: list[str] = []
+
+    def view(task: object) -> str:
+        built.append("x")
+        return "view"
+
+    assert list(store.tasks.viewed(view)) == [("t1", "view")]
+    assert list(store.tasks.viewed(view)) == [("t1", "view")]
+    assert built == ["x"]
+    store.tasks.put("t2", new_task(MLTaskType.REGISTER_MODEL, is_async=False))
+    assert [i for i, _ in store.tasks.viewed(view)] == ["t1", "t2"]
+    assert built == ["x", "x", "x"]
