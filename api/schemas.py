@@ -147,6 +147,14 @@ class RateLimiterUpdateSchema(_Lenient):
             _check_unit(data["unit"])
 
 
+class ControllerSchema(_Lenient):
+    """POST|PUT controllers/{model_id}: `{"user_rate_limiter": {"<user>": {limit, unit}}}`."""
+
+    user_rate_limiter = fields.Dict(
+        keys=fields.String(), values=fields.Nested(RateLimiterUpdateSchema), load_default=dict
+    )
+
+
 class RegisterModelSchema(_Lenient):
     name = fields.String(allow_none=True)
     function_name = fields.String(allow_none=True)

@@ -11,7 +11,8 @@ from api.access import AccessClock
 from api.dispatcher import Dispatcher
 from api.listener import ReplyListener
 from common.cluster_settings import ClusterSettings, effective
-from common.crypto import CredentialCipher, new_master_key
+from common.crypto import CredentialCipher
+from common.keyring import open_cipher
 from common.queueing import create_celery
 from common.records import Node
 from common.settings import Settings
@@ -48,9 +49,10 @@ class Services:
 
     @property
     def cipher(self) -> CredentialCipher:
-        """The credential cipher, its master key created in Redis on first need."""
+        """The credential cipher over the master key file or MODELGATE_MASTER_KEY (the key
+        file is created on a cluster's first need)."""
         if self._cipher is None:
-            self._cipher = CredentialCipher(self.store.master_key.get_or_create(new_master_key()))
+            self._cipher = open_cipher(self.settings, self.store.master_key)
         return self._cipher
 
     def cluster(self) -> ClusterSettings:

@@ -48,11 +48,16 @@ DEFINITIONS: dict[str, Definition] = {
     "only_run_on_ml_node": Definition("bool", True),
     "connector_access_control_enabled": Definition("bool", False),
     "model_access_control_enabled": Definition("bool", False),
+    # The per-user rate limiter API (/_plugins/_ml/controllers); ML Commons' default is on.
+    "controller_enabled": Definition("bool", True),
     "model_auto_deploy.enable": Definition("bool", True),
     "connector.private_ip_enabled": Definition("bool", False),
     # node_ids in deploy and undeploy bodies are refused unless this is on (ML Commons' rule).
     "allow_custom_deployment_plan": Definition("bool", False),
     "remote_inference.enabled": Definition("bool", True),
+    # Batch predict (api/routes/batch.py): the switch, and how many jobs may run at once.
+    "offline_batch_inference_enabled": Definition("bool", True),
+    "max_batch_inference_tasks": Definition("int", 100, 0, 10000),
     # How often the sync-up job (model TTL expiry, workers/sync_up.py) runs; 0 turns it off.
     "sync_up_job_interval_in_seconds": Definition("int", 10, 0, 86400),
     # Accepted so OpenSearch test harnesses that set them keep working; they tune
@@ -83,6 +88,11 @@ class ClusterSettings:
     model_access_control: bool
     max_json_size: int
     sync_up_interval_s: int
+    controller_enabled: bool = True
+    # Which predict list a remote predict goes on (common/dispatch.py).
+    task_dispatch_policy: str = "round_robin"
+    batch_inference_enabled: bool = True
+    max_batch_tasks: int = 100
 
 
 def effective(persistent: dict[str, Any], transient: dict[str, Any]) -> ClusterSettings:
@@ -103,6 +113,10 @@ def effective(persistent: dict[str, Any], transient: dict[str, Any]) -> ClusterS
         model_access_control=_as_bool(value("model_access_control_enabled")),
         max_json_size=int(value("max_json_size")),
         sync_up_interval_s=int(value("sync_up_job_interval_in_seconds")),
+        controller_enabled=_as_bool(value("controller_enabled")),
+        task_dispatch_policy=str(value("task_dispatch_policy")),
+        batch_inference_enabled=_as_bool(value("offline_batch_inference_enabled")),
+        max_batch_tasks=int(value("max_batch_inference_tasks")),
     )
 
 

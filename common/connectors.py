@@ -6,7 +6,7 @@ from typing import Any
 
 from msgspec import structs
 
-from common import request_rules
+from common import process_functions, request_rules
 from common.crypto import CredentialCipher
 from common.endpoints import require_trusted
 from common.errors import IllegalArgumentError
@@ -16,6 +16,7 @@ from common.records import (
     Connector,
     ConnectorAction,
     ConnectorProtocol,
+    Owner,
     to_wire,
 )
 from common.templating import check_header_templates, stringify_parameters, substitute
@@ -65,6 +66,7 @@ def check_actions(body: dict[str, Any], trusted: tuple[str, ...]) -> None:
     actions = body.get("actions")
     if actions is None:
         raise IllegalArgumentError("No actions configured for this connector")
+    process_functions.check_actions(actions)
     parameters = stringify_parameters(body.get("parameters") or {})
     codec = request_rules.charset_codec(parameters.get("charset"))
     for action in actions:
@@ -131,6 +133,13 @@ def _action(action: dict[str, Any]) -> ConnectorAction:
     )
 
 
+def with_access(
+    connector: Connector, owner: Owner, access: str, backend_roles: list[str] | None
+) -> Connector:
+    """Return the connector as created under access control: its owner, mode and roles."""
+    return structs.replace(connector, owner=owner, access=access, backend_roles=backend_roles)
+
+
 def public_view(connector: Connector) -> dict[str, Any]:
     """Return a connector's wire JSON as GET shows it: never the credential."""
     wire = to_wire(connector)
@@ -172,7 +181,20 @@ def merge_update(
         changes["actions"] = [_action(a) for a in body["actions"]]
     if body.get("client_config") is not None:
         changes["client_config"] = ClientConfig(**body["client_config"])
+    changes.update(_access_changes(body))
     return structs.replace(current, **changes)
+
+
+def _access_changes(body: dict[str, Any]) -> dict[str, Any]:
+    """backend_roles and access_mode replace the stored ones (Connector.update); reached only
+    under access control, the fields being refused otherwise."""
+    changes: dict[str, Any] = {}
+    if body.get("backend_roles") is not None:
+        changes["backend_roles"] = [str(role) for role in body["backend_roles"]]
+    mode = str(body.get("access_mode") or "").lower()
+    if mode in ("public", "private", "restricted"):
+        changes["access"] = mode
+    return changes
 
 
 def check_merged(connector: Connector, trusted: tuple[str, ...]) -> None:

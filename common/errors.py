@@ -12,6 +12,9 @@ MLCommonsError (500, exception)
  +-- NodeUnavailableError (400, illegal_argument_exception: no eligible live node)
  +-- GatewayTimeoutError (504, status_exception: no worker answered in time)
  +-- QueueUnavailableError (503, status_exception: a job could not be queued or was lost)
+ +-- IllegalStateError (500, illegal_state_exception)
+ +-- MLValidationError (500, m_l_validation_exception: ML Commons' plain RuntimeException)
+ +-- MLResourceNotFoundError (500, m_l_resource_not_found_exception: likewise)
 """
 
 from __future__ import annotations
@@ -79,3 +82,21 @@ class QueueUnavailableError(StatusError):
     """The broker or the predict queue server refused a job, or lost it with its memory."""
 
     status = 503
+
+
+class IllegalStateError(MLCommonsError):
+    """Java's IllegalStateException, which OpenSearch reports as a 500."""
+
+    error_type = "illegal_state_exception"
+
+
+class MLValidationError(MLCommonsError):
+    """ML Commons' MLValidationException: not an OpenSearch exception, so a 500."""
+
+    error_type = "m_l_validation_exception"
+
+
+class MLResourceNotFoundError(MLCommonsError):
+    """ML Commons' MLResourceNotFoundException: not an OpenSearch exception, so a 500."""
+
+    error_type = "m_l_resource_not_found_exception"

@@ -149,9 +149,32 @@ class PredictReply(Message, kw_only=True, frozen=True):
     error: ErrorInfo | None = None
 
 
+class BatchJob(Message, kw_only=True, frozen=True):
+    """API -> a node's Celery worker: start, look up or cancel a batch task's remote job.
+
+    The node answers with a JobReply once the task record shows the outcome.
+    """
+
+    task_id: str
+    reply_key: str  # the list of the waiting API process (common/stores/replies.py)
+    request_id: str  # which of that process's callers waits
+    deadline: float  # epoch seconds; past it the API has stopped waiting
+    parameters: FreeForm = msgspec.field(default_factory=dict)  # batch_predict only
+    trusted: list[str]
+    private_ip_enabled: bool
+    max_json_size: int = 100_000_000
+
+
 # Built at import, while the process has one thread: see common.records.typed_decoders.
 _DECODERS = typed_decoders(
-    RegisterJob, DeployJob, UndeployJob, JobReply, PredictRequest, PredictReply, Addressed
+    RegisterJob,
+    DeployJob,
+    UndeployJob,
+    JobReply,
+    PredictRequest,
+    PredictReply,
+    Addressed,
+    BatchJob,
 )
 
 

@@ -8,6 +8,7 @@ from msgspec import structs
 
 from common.errors import IllegalArgumentError
 from common.records import ModelGroup, now_ms, to_wire
+from common.security.model_access import GroupAccess
 from common.store import Store
 
 ACCESS_FIELDS_MESSAGE = (
@@ -16,24 +17,45 @@ ACCESS_FIELDS_MESSAGE = (
 )
 
 
-def create_group(store: Store, group_id: str, name: str, description: str | None) -> str:
-    """Store a new public model group; a taken name is ML Commons' 400."""
+def create_group(
+    store: Store,
+    group_id: str,
+    name: str,
+    description: str | None,
+    *,
+    access: GroupAccess | None = None,
+) -> str:
+    """Store a new model group, public unless registered under access control (`access`);
+    a taken name is ML Commons' 400."""
     holder = store.group_names.claim(name, group_id)
     if holder is not None:
-        raise IllegalArgumentError(
-            f"The name you provided is already being used by a model group with ID: {holder}."
-        )
+        raise _name_taken(holder)
     stamp = now_ms()
     group = ModelGroup(
         name=name,
         latest_version=0,
         description=description,
-        access="public",
+        backend_roles=None if access is None else access.backend_roles,
+        owner=None if access is None else access.owner,
+        access="public" if access is None else access.access,
         created_time=stamp,
         last_updated_time=stamp,
     )
     store.model_groups.put(group_id, group)
     return group_id
+
+
+def require_free_name(store: Store, name: str) -> None:
+    """Refuse a name another model group holds (ML Commons' 400)."""
+    holder = store.group_names.id_for(name)
+    if holder is not None:
+        raise _name_taken(holder)
+
+
+def _name_taken(holder: str) -> IllegalArgumentError:
+    return IllegalArgumentError(
+        f"The name you provided is already being used by a model group with ID: {holder}."
+    )
 
 
 def find_or_create_group(store: Store, group_id: str, name: str, description: str | None) -> str:

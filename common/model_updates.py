@@ -47,13 +47,20 @@ def update_model(
     model_id: str,
     body: dict[str, Any],
     trusted: tuple[str, ...],
+    *,
+    permitted: Callable[[MLModel], None] = lambda _: None,
 ) -> MLModel:
-    """Apply a PUT body to a model that is not being deployed; return the stored result."""
+    """Apply a PUT body to a model that is not being deployed; return the stored result.
+
+    `permitted` raises when the caller may not make this change (access control), after
+    the model is found and not deploying, as ML Commons checks it.
+    """
     if body.get("connector_id") and body.get("connector") is not None:
         raise StatusError(BOTH_CONNECTORS, status=400)
     missing = f"Failed to find model to update with the provided model id: {model_id}"
     model = store.models.require(model_id, missing)
     _refuse_deploying(model, model_id)
+    permitted(model)
     _check_connector_fields(store, model, body)
     moved = _group_move(store, model, body)  # takes a version number: after every check
     change = _change(model_id, body, moved, lambda c: _inline(c, body, cipher, trusted))

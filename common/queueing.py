@@ -6,7 +6,7 @@ what travels on them is defined in common/messages.py.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from celery import Celery
@@ -52,7 +52,7 @@ def queues_for(role: str, node_id: str) -> list[str]:
 
 
 def create_celery(settings: Settings, include: Sequence[str] = ()) -> Celery:
-    """Build a Celery app on the Redis broker, configured for at-least-once delivery."""
+    """Build a Celery app on the configured broker, set for at-least-once delivery."""
     app = Celery("modelgate", include=list(include))
     app.conf.update(celery_config(settings))
     return app
@@ -60,16 +60,11 @@ def create_celery(settings: Settings, include: Sequence[str] = ()) -> Celery:
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Return the Celery configuration shared by the API (client) and workers."""
+    broker = amqp_config(settings) if settings.broker_is_amqp else redis_config(settings)
     return {
-        "broker_url": settings.require_redis_url(),
+        "broker_url": settings.require_broker_url(),
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {
-            # Unacknowledged jobs of a crashed worker come back after this many seconds.
-            "visibility_timeout": settings.visibility_timeout_s,
-            "unacked_restore_interval": settings.restore_interval_s,
-            "unacked_restore_throttle": 1,
-            "global_keyprefix": f"{settings.key_prefix}:celery:",
-        },
+        **broker,
         "task_serializer": "json",
         "accept_content": ["json"],
         "task_ignore_result": True,
@@ -94,3 +89,66 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             }
         },
     }
+
+
+def redis_config(settings: Settings) -> dict[str, Any]:
+    """Redis broker: keys under the cluster's prefix, a crashed worker's jobs restored later."""
+    return {
+        "broker_transport_options": {
+            # Unacknowledged jobs of a crashed worker come back after this many seconds.
+            "visibility_timeout": settings.visibility_timeout_s,
+            "unacked_restore_interval": settings.restore_interval_s,
+            "unacked_restore_throttle": 1,
+            "global_keyprefix": f"{settings.key_prefix}:celery:",
+        },
+    }
+
+
+def amqp_config(settings: Settings) -> dict[str, Any]:
+    """RabbitMQ broker: confirmed publishes into durable queues of the configured type.
+
+    The broker requeues a worker's unacknowledged jobs as soon as its connection closes (a
+    killed process), so no visibility timeout applies. Clusters sharing a RabbitMQ use one
+    vhost each (the URL's path): queue names carry no key prefix.
+    """
+    return {
+        # send_task returns once the broker has the job (on quorum queues: a majority of
+        # replicas), so a job the API reported queued is not lost with a broker node.
+        "broker_transport_options": {"confirm_publish": True},
+        # Every job queue, named up front or created on first use, gets the same type: a
+        # declare with another type would fail (PRECONDITION_FAILED) against an existing queue.
+        "task_default_queue_type": settings.broker_queue_type,
+        "task_create_missing_queue_type": settings.broker_queue_type,
+    }
+
+
+def job_queue_depths(app: Celery, names: Iterable[str]) -> dict[str, int]:
+    """Return how many jobs wait in each named Celery queue, on either broker.
+
+    A declare answers with the count: on RabbitMQ a passive one (it creates nothing, and a
+    queue not declared yet is a channel error); on Redis a plain one, which creates nothing
+    there either and reads LLEN under the key prefix (kombu's passive check looks for the
+    list without the prefix and would always answer "no queue"). Jobs a worker holds
+    unacknowledged are not counted; a queue that does not exist (yet) counts 0.
+    """
+    depths: dict[str, int] = {}
+    with app.connection_for_read() as connection:
+        passive = connection.transport.driver_type == "amqp"
+        for name in names:
+            # One channel per queue: RabbitMQ closes the channel of a declare that failed.
+            channel = connection.channel()
+            try:
+                declared = channel.queue_declare(name, passive=passive)
+                depths[name] = int(declared.message_count)
+            except connection.channel_errors:
+                depths[name] = 0
+            finally:
+                _close_quietly(channel, connection)
+    return depths
+
+
+def _close_quietly(channel: Any, connection: Any) -> None:
+    try:
+        channel.close()
+    except connection.channel_errors:
+        pass  # already closed by the broker after a failed declare

@@ -161,6 +161,19 @@ class ClientConfig(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     skip_ssl_verification: bool = False
 
 
+class Owner(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """The user who created a connector or model group, as ML Commons serialises a User.
+
+    Every field is shown (a User's toXContent writes them all), so no omit_defaults.
+    """
+
+    name: str
+    backend_roles: list[str]
+    roles: list[str]
+    custom_attribute_names: list[str] = msgspec.field(default_factory=list)
+    user_requested_tenant: str | None = "__user__"
+
+
 class Connector(Record, kw_only=True, frozen=True):
     """A connector; credential values are AES-GCM sealed (common/crypto.py), never plain."""
 
@@ -171,6 +184,9 @@ class Connector(Record, kw_only=True, frozen=True):
     parameters: dict[str, str | None]
     credential: dict[str, str]
     actions: list[ConnectorAction]
+    backend_roles: list[str] | None = None  # set only under connector access control
+    owner: Owner | None = None
+    access: str | None = None
     created_time: int | None = None
     last_updated_time: int | None = None
     client_config: ClientConfig | None = None
@@ -240,6 +256,7 @@ class MLModel(Record, kw_only=True, frozen=True):
     model_config: FreeForm | None = None
     deploy_setting: DeploySetting | None = None
     is_enabled: bool | None = None
+    is_controller_enabled: bool | None = None  # a user-level rate limiter exists (controllers)
     rate_limiter: RateLimiter | None = None
     created_time: int
     last_updated_time: int
@@ -278,9 +295,33 @@ class ModelGroup(Record, kw_only=True, frozen=True):
     name: str
     latest_version: int
     description: str | None = None
+    backend_roles: list[str] | None = None  # shown only when non-empty, as ML Commons does
+    owner: Owner | None = None
     access: str
     created_time: int
     last_updated_time: int
+
+
+class UserRateLimit(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, gc=False):
+    """One user's rate limiter in a controller; enforced once both fields are set (decoded
+    with the controller holding it)."""
+
+    limit: str | None = None
+    unit: str | None = None
+
+    @property
+    def limiter(self) -> RateLimiter | None:
+        """The enforceable limiter, or None while a field is missing."""
+        if self.limit is None or self.unit is None:
+            return None
+        return RateLimiter(limit=self.limit, unit=self.unit)
+
+
+class Controller(Record, kw_only=True, frozen=True):
+    """A model's controller (.plugins-ml-controller): per-user rate limiters."""
+
+    model_id: str
+    user_rate_limiter: dict[str, UserRateLimit]
 
 
 class MLTask(Record, kw_only=True, frozen=True):
@@ -290,11 +331,14 @@ class MLTask(Record, kw_only=True, frozen=True):
     task_type: MLTaskType
     function_name: FunctionName
     state: MLTaskState
+    input_type: str | None = None
     worker_node: list[str]
     create_time: int
     last_update_time: int
     error: str | None = None
     is_async: bool
+    # A batch predict's remote job as its provider describes it (ids, status, timestamps).
+    remote_job: FreeForm | None = None
 
     @property
     def is_final(self) -> bool:
@@ -312,6 +356,8 @@ class Node(Record, kw_only=True, frozen=True):
     pid: int
     started: float
     last_seen: float
+    in_flight: int = 0  # predicts and lifecycle jobs running at the last beat
+    metrics_port: int | None = None  # the node's Prometheus endpoint (None: metrics off)
 
 
 def now_ms() -> int:
@@ -336,7 +382,7 @@ def typed_decoders(*kinds: type[msgspec.Struct]) -> Decoders:
     return {kind: msgspec.json.Decoder(kind) for kind in kinds}
 
 
-_DECODERS = typed_decoders(Connector, MLModel, ModelGroup, MLTask, Node)
+_DECODERS = typed_decoders(Connector, MLModel, ModelGroup, MLTask, Node, Controller)
 
 
 def to_json(record: msgspec.Struct) -> bytes:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from redis.connection import parse_url
 
@@ -26,6 +27,11 @@ PREFIX = "MODELGATE_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 NODE_ROLES = tuple(role.value for role in NodeRole)
 REDIS_URL_EXAMPLE = "redis://127.0.0.1:6379/0"
+USERS_FILE_NAME = "internal_users.yml"
+MASTER_KEY_FILE_NAME = "master.key"
+AMQP_URL_EXAMPLE = "amqp://guest:guest@127.0.0.1:5672/modelgate"
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
+QUEUE_TYPES = ("quorum", "classic")  # RabbitMQ queue types for the Celery job queues
 
 _HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?")
@@ -44,6 +50,8 @@ class Reader(StrEnum):
     API = "api"
     NODE = "worker"
     STACK = "up"
+    STATUS = "status"
+    USERS = "user"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +134,26 @@ def _pattern(regex: re.Pattern[str], expected: str) -> Form:
     return Form(parse, expected)
 
 
+def _switch(text: str) -> bool:
+    """on/off, true/false, yes/no or 1/0, any case (to_env writes True/False)."""
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise ValueError(text)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address to listen on is reachable from this host only."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name may resolve to anything
+
+
 def _redis_url(text: str) -> str:
     """Accept what redis-py connects to, and a database number only where it can be one."""
     parsed = parse_url(text)  # type: ignore[no-untyped-call]  # ValueError: scheme, port
@@ -149,9 +177,22 @@ def _host(text: str) -> str:
     return text
 
 
+def _broker_url(text: str) -> str:
+    """Accept an AMQP URL with a host and a valid port, or any URL a Redis broker takes."""
+    scheme, _, _ = text.partition("://")
+    if scheme not in AMQP_SCHEMES:
+        return _redis_url(text)
+    parts = urlsplit(text)
+    _ = parts.port  # ValueError: a port that is not a number from 0 to 65535
+    if not parts.hostname:
+        raise ValueError(text)
+    return text
+
+
 _SECONDS = Form(_seconds, "a number of seconds greater than 0")
 _COUNT = _integer(1)
 _REDIS_URL = Form(_redis_url, f"a redis://, rediss:// or unix:// URL, e.g. {REDIS_URL_EXAMPLE}")
+_BROKER_URL = Form(_broker_url, f"an amqp://, amqps:// or redis:// URL, e.g. {AMQP_URL_EXAMPLE}")
 _API, _NODE, _STACK = Reader.API, Reader.NODE, Reader.STACK
 _EVERYONE = frozenset(Reader)
 
@@ -168,7 +209,7 @@ VARIABLES: tuple[Variable, ...] = (
         "redis_url",
         _REDIS_URL,
         _EVERYONE,
-        "Redis for records and the Celery broker",
+        "Redis for records (and the Celery broker without MODELGATE_BROKER_URL)",
         secret=True,
         unset="api and worker refuse to start, up starts its own",
     ),
@@ -181,7 +222,48 @@ VARIABLES: tuple[Variable, ...] = (
         secret=True,
         unset="the records' Redis",
     ),
-    _var("DATA_DIR", "data_dir", Form(Path, "a directory"), [_STACK], "up's embedded Redis data"),
+    _var(
+        "BROKER_URL",
+        "broker_url",
+        _BROKER_URL,
+        [_API, _NODE, _STACK, Reader.STATUS],
+        "Celery broker for register/deploy/undeploy jobs: RabbitMQ (amqp://) or a Redis",
+        secret=True,
+        unset="the records' Redis",
+    ),
+    _var(
+        "BROKER_QUEUE_TYPE",
+        "broker_queue_type",
+        _choice(QUEUE_TYPES),
+        [_API, _NODE, _STACK],
+        "type of the job queues on RabbitMQ (ignored on a Redis broker)",
+    ),
+    _var(
+        "DATA_DIR",
+        "data_dir",
+        Form(Path, "a directory"),
+        [_API, _NODE, _STACK, Reader.USERS],
+        "up's embedded Redis data, the users file, up --tls's certificates, the master key file",
+    ),
+    _var(
+        "MASTER_KEY_FILE",
+        "master_key_file",
+        Form(Path, "a file path"),
+        _EVERYONE,
+        "credential master keys (created 0600 on a cluster's first start; share it with "
+        "every process of the cluster)",
+        unset="MODELGATE_DATA_DIR/master.key",
+    ),
+    _var(
+        "MASTER_KEY",
+        "master_key",
+        Form(str, "base64 keys separated by commas"),
+        _EVERYONE,
+        "credential master keys, newest first, comma-separated, instead of the key file "
+        "(e.g. from a secrets manager)",
+        secret=True,
+        unset="the key file",
+    ),
     _var(
         "HOST",
         "host",
@@ -217,7 +299,7 @@ VARIABLES: tuple[Variable, ...] = (
         "visibility_timeout_s",
         _COUNT,
         [_API, _NODE],
-        "seconds before the job of a dead node is redelivered",
+        "seconds before a dead node's job is redelivered (Redis broker; RabbitMQ: at once)",
     ),
     _var(
         "RESTORE_INTERVAL",
@@ -251,6 +333,88 @@ VARIABLES: tuple[Variable, ...] = (
         [_NODE, _STACK],
         "node log level; INFO and DEBUG also show Celery's banner",
     ),
+    _var(
+        "METRICS",
+        "metrics",
+        Form(_switch, "on or off"),
+        [_API, _NODE, _STACK],
+        "Prometheus metrics: GET /metrics on the API and a metrics port on each node",
+    ),
+    _var(
+        "METRICS_PORT",
+        "metrics_port",
+        _integer(0, 65535),
+        [_NODE],
+        "port of a node's metrics server; 0 picks a free one (modelgate status shows it)",
+    ),
+    _var(
+        "METRICS_HOST",
+        "metrics_host",
+        Form(_host, "an IP address or host name, e.g. 127.0.0.1 or 0.0.0.0"),
+        [_NODE],
+        "interface a node's metrics server listens on",
+    ),
+    _var(
+        "SECURITY",
+        "security",
+        Form(_switch, "on or off"),
+        [_API, _STACK],
+        "HTTP basic auth and the Security plugin's roles on every API request",
+        unset="on unless the API listens on a loopback address only",
+    ),
+    _var(
+        "SECURITY_DISABLED_ON_PUBLIC_ADDRESS_I_UNDERSTAND",
+        "insecure_public_ok",
+        Form(_switch, "on or off"),
+        [_API, _STACK],
+        "let the API listen beyond loopback with security off: whoever reaches it can do anything",
+        unset="off: refused",
+    ),
+    _var(
+        "USERS_FILE",
+        "users_file",
+        Form(Path, "a file path"),
+        [_API, _STACK, Reader.USERS],
+        "internal users (YAML with bcrypt hashes, written by `modelgate user add`)",
+        unset="MODELGATE_DATA_DIR/internal_users.yml",
+    ),
+    _var(
+        "TLS_CERT_FILE",
+        "tls_cert_file",
+        Form(Path, "a file path"),
+        [_API, _STACK],
+        "PEM certificate (chain) the API serves HTTPS with; needs MODELGATE_TLS_KEY_FILE",
+        unset="plain HTTP",
+    ),
+    _var(
+        "TLS_KEY_FILE",
+        "tls_key_file",
+        Form(Path, "a file path"),
+        [_API, _STACK],
+        "PEM private key of that certificate",
+        unset="plain HTTP",
+    ),
+    _var(
+        "AUTH_ALLOWED_TRIES",
+        "auth_allowed_tries",
+        _COUNT,
+        [_API, _STACK],
+        "failed logins from one client address, within the time window, before it is blocked",
+    ),
+    _var(
+        "AUTH_TIME_WINDOW",
+        "auth_time_window_s",
+        _COUNT,
+        [_API, _STACK],
+        "seconds over which an address's failed logins are counted",
+    ),
+    _var(
+        "AUTH_BLOCK_SECONDS",
+        "auth_block_s",
+        _COUNT,
+        [_API, _STACK],
+        "seconds a blocked address is refused (429) before it may log in again",
+    ),
 )
 
 
@@ -281,7 +445,11 @@ class Settings:
 
     redis_url: str | None = None
     queue_redis_url: str | None = None  # predicts and replies; unset: the records' Redis
+    broker_url: str | None = None  # Celery jobs; unset: the records' Redis
+    broker_queue_type: str = "quorum"  # RabbitMQ only
     data_dir: Path = field(default_factory=lambda: Path(".modelgate"))
+    master_key_file: Path | None = None  # unset: data_dir / MASTER_KEY_FILE_NAME
+    master_key: str | None = field(default=None, repr=False)  # a secret: never in a repr
     host: str = "127.0.0.1"
     port: int = 9200
     key_prefix: str = "mg"
@@ -296,6 +464,39 @@ class Settings:
     node_role: str = "ml"  # for `celery -A workers.celery_app worker` started without --role
     node_name: str = ""
     log_level: str = "WARNING"
+    metrics: bool = True
+    metrics_port: int = 0  # 0: a free port, announced in the node table
+    metrics_host: str = "127.0.0.1"
+    security: bool | None = None  # unset: on unless the API listens on loopback only
+    insecure_public_ok: bool | None = None  # security off on a public address, on purpose
+    users_file: Path | None = None  # unset: data_dir / USERS_FILE_NAME
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    # The Security plugin's ip_rate_limiting defaults: 10 tries an hour, then 10 minutes out.
+    auth_allowed_tries: int = 10
+    auth_time_window_s: int = 3600
+    auth_block_s: int = 600
+
+    @property
+    def security_enabled(self) -> bool:
+        """Whether requests must authenticate: as configured, else whenever the API is
+        reachable from beyond this host."""
+        return self.security if self.security is not None else not is_loopback(self.host)
+
+    @property
+    def master_key_path(self) -> Path:
+        """The master key file (unused when MODELGATE_MASTER_KEY holds the keys)."""
+        return self.master_key_file or self.data_dir / MASTER_KEY_FILE_NAME
+
+    @property
+    def users_path(self) -> Path:
+        """The internal users file."""
+        return self.users_file or self.data_dir / USERS_FILE_NAME
+
+    @property
+    def tls_enabled(self) -> bool:
+        """Whether the API serves HTTPS (a certificate is configured)."""
+        return self.tls_cert_file is not None
 
     @property
     def node_ttl_s(self) -> float:
@@ -310,6 +511,15 @@ class Settings:
     def require_queue_redis_url(self) -> str:
         """Return the Redis that carries predict requests and replies (never persisted)."""
         return self.queue_redis_url or self.require_redis_url()
+
+    def require_broker_url(self) -> str:
+        """Return the Celery broker: MODELGATE_BROKER_URL, else the records' Redis."""
+        return self.broker_url or self.require_redis_url()
+
+    @property
+    def broker_is_amqp(self) -> bool:
+        """True when Celery's jobs go through RabbitMQ rather than Redis."""
+        return self.require_broker_url().partition("://")[0] in AMQP_SCHEMES
 
     def require_redis_url(self) -> str:
         """Return the Redis URL, failing clearly when none was configured."""

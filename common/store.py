@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from common.records import Connector, MLModel, MLTask, ModelGroup
+from common.records import Connector, Controller, MLModel, MLTask, ModelGroup
 from common.settings import Settings
 from common.stores.active_tasks import ActiveTasks
 from common.stores.changes import Changes
@@ -70,6 +70,9 @@ class Store:
             created=lambda g: g.created_time,
         )
         self.tasks = RecordStore(client, keys, "task", MLTask, changes=changes)
+        # Per-user rate limiters, by model id (.plugins-ml-controller); their changes are
+        # published so every API process's view drops its copy at once.
+        self.controllers = RecordStore(client, keys, "controller", Controller, changes=changes)
         self.group_names = GroupNames(client, keys)
         self.cluster_settings = ClusterSettingsStore(client, keys, changes)
         self.nodes = NodeTable(client, keys, changes)

@@ -15,6 +15,9 @@ from common.crypto import CredentialCipher
 from common.errors import IllegalArgumentError, NotFoundError, StatusError
 from common.model_groups import ACCESS_FIELDS_MESSAGE
 from common.records import Connector, ModelGroup, now_ms
+from common.security import connector_access, model_access
+from common.security.access import AccessRequest
+from common.security.user import User
 from common.store import Store
 
 GROUP_UPDATED = {"status": "Updated"}
@@ -49,8 +52,14 @@ def update_connector(
     connector_id: str,
     body: dict[str, Any],
     trusted: tuple[str, ...],
+    *,
+    allowed: Callable[[Connector], bool] = lambda _: True,
+    access_control: bool = False,
 ) -> Connector:
     """Merge a PUT body into a connector no served model uses; return the stored result.
+
+    `allowed` is the caller's permission on the stored connector; under `access_control`
+    the access fields are taken, else refused.
 
     ML Commons refuses while a model deployed on the coordinating node uses the connector.
     Here every API process coordinates every model, so any served model blocks the update: a
@@ -58,8 +67,11 @@ def update_connector(
     its connector_id, not the connector's content).
     """
     message = f"Failed to find connector with the provided connector id: {connector_id}"
-    store.connectors.require(connector_id, message)
-    rules.check_access_fields(body)
+    current = store.connectors.require(connector_id, message)
+    if not allowed(current):
+        raise IllegalArgumentError(connector_access.no_update(connector_id))
+    if not access_control:
+        rules.check_access_fields(body)
     users = connector_in_use(store, connector_id)
     if users:
         raise StatusError(
@@ -80,19 +92,36 @@ def update_connector(
         raise NotFoundError(message) from None
 
 
-def update_group(store: Store, group_id: str, body: dict[str, Any]) -> ModelGroup:
-    """Rename or redescribe a model group; blank values are ignored, as ML Commons does."""
+def update_group(
+    store: Store,
+    group_id: str,
+    body: dict[str, Any],
+    *,
+    user: User | None = None,
+    access_control: bool = False,
+) -> ModelGroup:
+    """Update a model group; blank name or description are ignored, as ML Commons does.
+
+    Under `access_control` (a user and the setting on) the access fields follow ML Commons'
+    update rules; otherwise they are refused.
+    """
     message = f"Failed to find model group with the provided model group id: {group_id}"
     group = store.model_groups.require(group_id, message)
-    if rules.has_access_fields(body):
+    request = AccessRequest.of(body)
+    if access_control and user is not None:
+        model_access.check_update(request, model_access.changes_access(body), user, group)
+        access = model_access.updated_access(request, user)
+    elif rules.has_access_fields(body):
         raise IllegalArgumentError(ACCESS_FIELDS_MESSAGE)
+    else:
+        access = {}
     name = _given(body.get("name"))
     claimed = name is not None and name != group.name
     if claimed:
         _claim_name(store, str(name), group_id)
     description = _given(body.get("description"))
     try:
-        updated = store.model_groups.update(group_id, _renamed(name, description))
+        updated = store.model_groups.update(group_id, _renamed(name, description, access))
     except NotFoundError:
         if claimed:
             store.group_names.release(str(name))
@@ -115,9 +144,11 @@ def _claim_name(store: Store, name: str, group_id: str) -> None:
         )
 
 
-def _renamed(name: str | None, description: str | None) -> Callable[[ModelGroup], ModelGroup]:
+def _renamed(
+    name: str | None, description: str | None, access: dict[str, Any]
+) -> Callable[[ModelGroup], ModelGroup]:
     def change(group: ModelGroup) -> ModelGroup:
-        changes: dict[str, Any] = {"last_updated_time": now_ms()}
+        changes: dict[str, Any] = {"last_updated_time": now_ms(), **access}
         if name is not None:
             changes["name"] = name
         if description is not None:

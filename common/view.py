@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import redis
 
 from common.cluster_settings import ClusterSettings, effective
-from common.records import MLModel, Node
+from common.records import Controller, MLModel, ModelGroup, Node
 from common.store import Store
 from common.stores.connection import Redis
 
@@ -46,6 +46,16 @@ class ClusterView:
     def model(self, model_id: str) -> MLModel | None:
         """Return a model record (None when absent; absence is not cached)."""
         return self._cached(f"model:{model_id}", lambda: self._store.models.get(model_id))
+
+    def model_group(self, group_id: str) -> ModelGroup | None:
+        """Return a model group record (access checks on predict read it from here)."""
+        return self._cached(
+            f"model_group:{group_id}", lambda: self._store.model_groups.get(group_id)
+        )
+
+    def controller(self, model_id: str) -> Controller | None:
+        """Return a model's controller (per-user rate limiters), None when it has none."""
+        return self._cached(f"controller:{model_id}", lambda: self._store.controllers.get(model_id))
 
     def cluster(self) -> ClusterSettings:
         """Return the effective cluster settings."""

@@ -72,9 +72,37 @@ COMMANDS: dict[str, SubCommand] = {
         needs_redis=True,
         log_flags=True,
     ),
+    "status": SubCommand(
+        "tools.status",
+        "show the nodes (heartbeat, models, in-flight, metrics port) and the queue depths",
+        (Reader.STATUS,),
+        needs_redis=True,
+    ),
+    "rotate-master-key": SubCommand(
+        "tools.rotate_key",
+        "re-seal every stored credential under a new master key (while the cluster serves)",
+        (Reader.NODE,),
+        needs_redis=True,
+    ),
+    "user": SubCommand(
+        "tools.users_cli",
+        "add, remove or list the users the API authenticates (security on)",
+        (Reader.USERS,),
+    ),
     "mock-upstream": SubCommand(
         "tools.mock_upstream.cli",
         "serve imitations of OpenAI, Cohere, SageMaker, Bedrock",
+        (),
+    ),
+    "painless-bench": SubCommand(
+        "tools.painless_bench",
+        "time Painless pre/post-process scripts against the built-in functions",
+        (),
+    ),
+    "simulate": SubCommand(
+        "tools.simulate.cli",
+        "run a local cluster of N ML and M data nodes under predict load and chart the routing"
+        " (HTML report)",
         (),
     ),
     "bench": SubCommand(

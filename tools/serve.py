@@ -8,18 +8,25 @@ concurrency 64 on the 2-core test machine (docs/decisions/0002-api-server-grania
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import math
 import multiprocessing
 import os
 import signal
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from granian import Granian
-from granian.constants import Interfaces
+from granian.constants import Interfaces, SSLProtocols
 from granian.log import LogLevels
 
 from common.interpreter import die_with_parent
+from common.metrics import MULTIPROC_ENV
+from common.security.exposure import check_exposure, users_warning
 from common.settings import Settings
 from tools.arguments import positive_int
 
@@ -61,18 +68,63 @@ def _end_now(signum: int, frame: object) -> None:
     os._exit(0)
 
 
+@contextlib.contextmanager
+def metrics_files(enabled: bool) -> Iterator[None]:
+    """Give the worker processes one multi-process metrics directory, empty at each start.
+
+    Set before any worker starts (prometheus_client picks its mode when first imported),
+    and never imported here: forked workers would inherit the single-process mode. A
+    directory named in PROMETHEUS_MULTIPROC_DIR is emptied of the last run's files; without
+    one, a private directory lives as long as the server.
+    """
+    if not enabled:
+        os.environ.pop(MULTIPROC_ENV, None)
+        yield
+        return
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        for stale in Path(given).glob("*.db"):  # counts of a previous run are not this one's
+            stale.unlink()
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="modelgate-metrics-") as private:
+        os.environ[MULTIPROC_ENV] = private
+        try:
+            yield
+        finally:
+            os.environ.pop(MULTIPROC_ENV, None)
+
+
+def tls_options(settings: Settings) -> dict[str, Any]:
+    """granian's HTTPS arguments when a certificate is configured; TLS 1.2 and up, as
+    OpenSearch accepts (granian's default minimum, 1.3, would refuse older clients)."""
+    if settings.tls_cert_file is None:
+        return {}
+    return {
+        "ssl_cert": settings.tls_cert_file,
+        "ssl_key": settings.tls_key_file,
+        "ssl_protocol_min": SSLProtocols.tls12,
+    }
+
+
 def main(args: argparse.Namespace) -> int:
     """Serve until interrupted; the app reads its settings from the environment."""
     settings = Settings.from_env()
-    Granian(
-        APP,
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.WSGI,
-        workers=args.workers or settings.api_workers,
-        blocking_threads=args.threads or settings.api_threads,
-        respawn_failed_workers=True,
-        workers_kill_timeout=math.ceil(settings.predict_timeout_s) + STOP_MARGIN_S,
-        log_level=LogLevels.warning,
-    ).serve(target_loader=load_app)
+    check_exposure(settings)
+    if warning := users_warning(settings):
+        print(f"modelgate: {warning}", file=sys.stderr, flush=True)
+    with metrics_files(settings.metrics):
+        Granian(
+            APP,
+            address=settings.host,
+            port=settings.port,
+            interface=Interfaces.WSGI,
+            workers=args.workers or settings.api_workers,
+            blocking_threads=args.threads or settings.api_threads,
+            respawn_failed_workers=True,
+            workers_kill_timeout=math.ceil(settings.predict_timeout_s) + STOP_MARGIN_S,
+            log_level=LogLevels.warning,
+            **tls_options(settings),
+        ).serve(target_loader=load_app)
     return 0

@@ -15,14 +15,18 @@ import http.client
 import os
 import signal
 import socket
+import ssl
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import redis
 
+from common.keyring import KeyRingError, key_source, open_ring
 from common.nodes import alive
+from common.security.exposure import check_exposure, users_warning
 from common.settings import Settings, SettingsError, mask_url
 from common.store import Store, open_store
 from tools import processes
@@ -30,6 +34,7 @@ from tools.arguments import non_negative_int, port, positive_float, positive_int
 from tools.cli import command
 from tools.embedded_redis import EmbeddedRedis, free_port
 from tools.supervisor import CrashLoop, RestartPolicy, Service, StartupError, Supervisor, say
+from tools.tls import self_signed
 
 TICK_S = 0.1
 # granian kills a worker that has not stopped within the predict timeout plus a margin
@@ -52,6 +57,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add("--ml-workers", type=positive_int, default=1, help="ML nodes to start (default 1)")
     add("--data-workers", type=non_negative_int, default=1, help="data nodes to start (default 1)")
     add("--mock-upstream", action="store_true", help="also serve the bundled mock upstream")
+    add(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a self-signed certificate made in the data dir (prints its CA"
+        " file); MODELGATE_TLS_CERT_FILE / MODELGATE_TLS_KEY_FILE use your own instead",
+    )
     add(
         "--mock-upstream-port",
         type=port,
@@ -152,7 +163,10 @@ def _stop(supervisor: Supervisor, hurry: bool) -> None:
 
 
 def _run(args: argparse.Namespace, supervisor: Supervisor, stop: StopRequest) -> int:
-    settings = Settings.from_env()
+    settings = _with_tls(args, Settings.from_env())
+    check_exposure(settings)
+    if warning := users_warning(settings):
+        say(warning)
     mock_port = args.mock_upstream_port or free_port()
     _check_free(_listeners(args, settings, mock_port))
     settings = _start_redis(args, settings, supervisor, stop)
@@ -160,6 +174,7 @@ def _run(args: argparse.Namespace, supervisor: Supervisor, stop: StopRequest) ->
         return 0
     env = {**os.environ, **settings.to_env()}
     store = open_store(settings)
+    _open_keys(settings, store)
     services = [_api(env, settings), *_nodes(args, env, store, settings)]
     if args.mock_upstream:
         services.append(_mock_upstream(mock_port))
@@ -174,8 +189,31 @@ def _run(args: argparse.Namespace, supervisor: Supervisor, stop: StopRequest) ->
     return 0
 
 
+def _with_tls(args: argparse.Namespace, settings: Settings) -> Settings:
+    """With --tls and no certificate configured, a self-signed one for a local try."""
+    if not args.tls or settings.tls_enabled:
+        return settings
+    files = self_signed(settings.data_dir.resolve() / "tls", settings.host)
+    print(f"TLS: self-signed certificate {files.cert}; clients trust the CA file {files.ca}")
+    return replace(settings, tls_cert_file=files.cert, tls_key_file=files.key)
+
+
+def _api_url(settings: Settings) -> str:
+    scheme = "https" if settings.tls_enabled else "http"
+    return f"{scheme}://{settings.host}:{settings.port}"
+
+
+def _open_keys(settings: Settings, store: Store) -> None:
+    """Make the key file (or move the key an older modelgate kept in Redis into it) once,
+    here, so a problem with the keys stops the stack before it serves anything."""
+    try:
+        open_ring(key_source(settings), store.master_key)
+    except KeyRingError as error:
+        raise StartupError(error.reason) from None
+
+
 def _announce(settings: Settings, mock_port: int | None) -> None:
-    print(f"modelgate API on http://{settings.host}:{settings.port}", flush=True)
+    print(f"modelgate API on {_api_url(settings)}", flush=True)
     if mock_port is not None:
         print(f"mock upstream on http://{LOOPBACK}:{mock_port}", flush=True)
     print("modelgate is ready", flush=True)
@@ -242,7 +280,8 @@ def _start_redis(
     records = EmbeddedRedis(settings.data_dir.resolve() / "redis", args.redis_port or None)
     started = [_redis_service("the records Redis", records)]
     settings = replace(settings, redis_url=records.url)
-    print(f"embedded Redis on {records.url} (data in {records.data_dir})", flush=True)
+    # The URLs the processes get carry the password; what is printed does not.
+    print(f"embedded Redis on {records.shown_url} (data in {records.data_dir})", flush=True)
     if settings.queue_redis_url:
         _require_reachable(settings.queue_redis_url, "MODELGATE_QUEUE_REDIS_URL")
     else:
@@ -251,7 +290,7 @@ def _start_redis(
         queues = EmbeddedRedis(queue_dir, args.queue_redis_port or None, persistent=False)
         started.append(_redis_service("the queue Redis", queues))
         settings = replace(settings, queue_redis_url=queues.url)
-        print(f"embedded memory-only queue Redis on {queues.url}", flush=True)
+        print(f"embedded memory-only queue Redis on {queues.shown_url}", flush=True)
     for service in started:
         supervisor.start(service)
     _wait_ready(supervisor, started, stop, timeout_s=args.ready_timeout)
@@ -281,7 +320,7 @@ def _require_reachable(url: str, variable: str) -> None:
 
 
 def _api(env: dict[str, str], settings: Settings) -> Service:
-    url = f"http://{settings.host}:{settings.port}/"
+    url = _api_url(settings) + "/"
 
     def launch() -> processes.Child:
         # The server stops its own workers: it alone gets the polite signal (relays).
@@ -290,7 +329,9 @@ def _api(env: dict[str, str], settings: Settings) -> Service:
         )
 
     grace = settings.predict_timeout_s + API_GRACE_MARGIN_S
-    return Service("the API", launch, lambda _: _answers(url), stage=0, grace_s=grace)
+    # With security on, GET / answers 401 to the anonymous probe: that is serving too.
+    ready = (200, 401) if settings.security_enabled else (200,)
+    return Service("the API", launch, lambda _: _answers(url, ready), stage=0, grace_s=grace)
 
 
 def _nodes(
@@ -343,11 +384,19 @@ def _node_alive(store: Store, settings: Settings, pid: int) -> bool:
     return any(node.pid == pid for node in nodes)
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, statuses: tuple[int, ...] = (200,)) -> bool:
     # No proxies: one from the environment must not answer for a loopback address.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    # The probe asks only whether our own child serves: its certificate (self-signed, or one
+    # for a public name) is the clients' to verify, not this probe's.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    handlers = (urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
+    opener = urllib.request.build_opener(*handlers)
     try:
         with opener.open(url, timeout=1) as response:
-            return bool(response.status == 200)
+            return response.status in statuses
+    except urllib.error.HTTPError as error:
+        return error.code in statuses
     except (OSError, http.client.HTTPException):
         return False

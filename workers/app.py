@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.worker.consumer import Consumer
 
 from common.queueing import create_celery
 from common.settings import Settings
@@ -11,6 +12,19 @@ from workers.node_step import NodeStep, node_options
 TASK_MODULES = ["workers.tasks"]
 # Register, deploy and undeploy are short and rare; predicts do not use these threads.
 JOB_THREADS = 4
+_DELAYED_DELIVERY = "celery.worker.consumer.delayed_delivery:DelayedDelivery"
+
+
+class JobConsumer(Consumer):  # type: ignore[misc]  # celery ships no types
+    """Celery's consumer without native delayed delivery.
+
+    On quorum queues Celery would declare 28 delay queues and exchanges in the vhost and warn
+    at every start that our direct exchanges cannot take delayed jobs; modelgate sends no job
+    with an ETA or a countdown, so the step only costs.
+    """
+
+    class Blueprint(Consumer.Blueprint):  # type: ignore[misc]
+        default_steps = [s for s in Consumer.Blueprint.default_steps if s != _DELAYED_DELIVERY]
 
 
 def create_worker_app(settings: Settings) -> Celery:
@@ -19,6 +33,7 @@ def create_worker_app(settings: Settings) -> Celery:
     # Defaults for a bare `celery worker`: the node's runtime must share the worker process.
     app.conf.worker_pool = "threads"
     app.conf.worker_concurrency = JOB_THREADS
+    app.conf.worker_consumer = f"{__name__}:{JobConsumer.__name__}"
     app.user_options["worker"].update(node_options())
     app.steps["worker"].add(NodeStep.bound_to(settings))
     return app

@@ -11,6 +11,7 @@ import time
 import redis
 
 from common.records import Node, NodeRole
+from common.stores.node_stats import NodeCounters
 from workers.runtime import Runtime
 from workers.stats import rss_percent
 from workers.sweeper import sweep
@@ -36,6 +37,7 @@ class Heartbeat:
     def beat(self) -> None:
         """Write this node's entry with the current time, then publish its counters."""
         node = self._rt.node
+        counters = self._rt.stats.snapshot(rss_percent())
         self._rt.store.nodes.beat(
             Node(
                 id=node.id,
@@ -45,13 +47,14 @@ class Heartbeat:
                 pid=os.getpid(),
                 started=self._started,
                 last_seen=time.time(),
+                in_flight=counters.executing,
+                metrics_port=self._rt.metrics.port,
             )
         )
-        self._publish_stats()
+        self._publish_stats(counters)
 
-    def _publish_stats(self) -> None:
+    def _publish_stats(self, counters: NodeCounters) -> None:
         # On the queue server: its outage must cost the stats, never the beat or the sweep.
-        counters = self._rt.stats.snapshot(rss_percent())
         try:
             self._rt.store.node_stats.publish(
                 self._rt.node.id, counters, ttl_s=self._rt.settings.node_ttl_s

@@ -22,6 +22,7 @@ from common.settings import Settings
 from common.store import open_store
 from workers.deploy import resume_unfinished
 from workers.heartbeat import Heartbeat
+from workers.metrics import PrometheusNodeMetrics
 from workers.predict_consumer import PredictConsumer
 from workers.runtime import NodeIdentity, Runtime, install
 
@@ -117,6 +118,10 @@ class NodeStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships n
         # Before the Celery consumer starts: it subscribes to whatever is selected then.
         worker.setup_queues(queues_for(node.role, node.id))
         self._runtime = Runtime.build(self._settings, worker.app, node)
+        if self._settings.metrics:
+            self._runtime.metrics = PrometheusNodeMetrics(
+                node.id, node.role, self._runtime.stats, self._settings.predict_timeout_s
+            )
         install(self._runtime)
         self._heartbeat = Heartbeat(self._runtime)
         # Its own list too: predicts of a model deployed to named nodes only come there.
@@ -127,6 +132,11 @@ class NodeStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships n
 
     def start(self, worker: Any) -> None:
         """Announce the node, then start taking predicts."""
+        # Before the first beat, which announces where the metrics are served.
+        settings = self._settings
+        self._runtime.metrics.serve(
+            settings.metrics_host, settings.metrics_port, self._predicts.in_flight
+        )
         # Beat first: a node taking requests before it looks alive would have them requeued.
         self._heartbeat.start()
         self._runtime.http.run(self._predicts.start())
@@ -156,6 +166,7 @@ class NodeStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships n
             self._beat.stop()
         self._heartbeat.stop()
         self._runtime.http.run(self._predicts.stop(grace_s=grace_s), timeout=grace_s + 5)
+        self._runtime.metrics.close()
         self._runtime.close()
 
 

@@ -13,17 +13,23 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from common import painless
 from common.endpoints import require_trusted
 from common.errors import GatewayTimeoutError
 from common.messages import PredictRequest
 from common.records import FreeForm
+from common.templating import stringify_parameters
 from workers.deploy import hold_model
 from workers.model_cache import PreparedModel
 from workers.remote.connector import Outbound, build_request, find_action
 from workers.remote.http import Answer
 from workers.remote.offload import OFFLOAD_BYTES
 from workers.remote.outcome import inference_result, inference_results_body
-from workers.remote.preprocess import parameter_sets
+from workers.remote.preprocess import (
+    fill_function,
+    parameter_sets,
+    remote_inference_parameters,
+)
 from workers.runtime import Runtime
 
 T = TypeVar("T")
@@ -44,15 +50,30 @@ NO_ANSWER = "The remote model did not answer in time"
 async def serve(rt: Runtime, job: PredictRequest) -> str:
     """Return the inference_results JSON text for a predict job, or raise MLCommonsError."""
     model = await _model(rt, job.model_id, job.generation)
-    requests = [job.parameters]
-    if job.text_docs is not None:
-        action = find_action(model.connector, job.action_type)
-        sets = parameter_sets(
-            action.pre_process_function, job.text_docs, model.connector.parameters
-        )
-        requests = [{**params, **job.parameters} for params in sets]
+    requests = _requests(model, job)
     results = await _all([_one(rt, model, job, params) for params in requests])
     return inference_results_body(results)
+
+
+def _requests(model: PreparedModel, job: PredictRequest) -> list[FreeForm]:
+    """The parameters of each upstream request, the action's pre-process function applied.
+
+    What the function makes is merged under the request's own parameters (ML Commons: the
+    request's parameters always win).
+    """
+    action = find_action(model.connector, job.action_type)
+    function = action.pre_process_function
+    if job.text_docs is None and not painless.is_script(function):
+        return [job.parameters]
+    connector_params = model.connector.parameters
+    given = stringify_parameters(job.parameters)
+    function = fill_function(function, {**connector_params, **given})
+    script = model.scripts.get(function) if function is not None else None
+    if job.text_docs is not None:
+        sets = parameter_sets(function, job.text_docs, connector_params, script)
+        return [{**params, **job.parameters} for params in sets]
+    extra = remote_inference_parameters(function, given, connector_params, script)
+    return [job.parameters] if extra is None else [{**extra, **job.parameters}]
 
 
 async def _all(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
@@ -71,20 +92,29 @@ async def _one(
     outbound = build_request(model, parameters, job.action_type)
     require_trusted(outbound.url, job.trusted)
     answer = await _send(rt, outbound, job)
+    post = outbound.post_process
+    if post is not None and "${parameters." in post:
+        post = fill_function(
+            post, {**model.connector.parameters, **stringify_parameters(parameters)}
+        )
     if len(answer.body) >= OFFLOAD_BYTES:
-        return await rt.shaper.shape(answer, outbound.response_filter, outbound.post_process)
+        return await rt.shaper.shape(answer, outbound.response_filter, post)
+    script = model.scripts.get(post) if post is not None else None
     return inference_result(
-        answer, response_filter=outbound.response_filter, post_process=outbound.post_process
+        answer, response_filter=outbound.response_filter, post_process=post, script=script
     )
 
 
 async def _send(rt: Runtime, outbound: Outbound, job: PredictRequest) -> Answer:
     started, attempt = time.monotonic(), 0
     while True:
+        sent = time.monotonic()
         answer = await _call(rt, outbound, job)
+        rt.metrics.upstream(answer.status, time.monotonic() - sent)
         delay = _retry_delay(outbound, answer, attempt, time.monotonic() - started)
         if delay is None or time.time() + delay + DEADLINE_RESERVE_S >= job.deadline:
             return answer
+        rt.metrics.upstream_retry()
         await asyncio.sleep(delay)
         attempt += 1
 

@@ -24,7 +24,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from common.errors import GatewayTimeoutError, MLCommonsError
+from common.errors import GatewayTimeoutError, MLCommonsError, RemoteTransportError
 from common.messages import ErrorInfo, MessageError, PredictReply, PredictRequest
 from common.stores.connection import RETRY_ON
 from common.stores.predicts import TAKE_MANY_LUA
@@ -194,6 +194,10 @@ class PredictConsumer:
         slots.give_back(wanted - len(batch))
         return batch
 
+    def in_flight(self) -> int:
+        """Predicts taken and not yet answered (read by the metrics gauge at each scrape)."""
+        return len(self._running)
+
     def _spawn_all(self, batch: list[str], slots: Slots) -> None:
         for raw in batch:
             self._spawn(raw, slots)
@@ -223,7 +227,9 @@ class PredictConsumer:
         started = time.monotonic()
         self._rt.stats.predict_started()
         reply = await self._serve(job)
-        self._rt.stats.predict_finished(job.model_id, time.monotonic() - started, reply.error)
+        seconds = time.monotonic() - started
+        self._rt.stats.predict_finished(job.model_id, seconds, reply.error)
+        self._rt.metrics.predict(job, seconds, reply.error)
         return reply
 
     async def _serve(self, job: PredictRequest) -> PredictReply:
@@ -238,6 +244,8 @@ class PredictConsumer:
             timeout = GatewayTimeoutError(predict.NO_ANSWER)
             return self._reply(job, error=timeout)
         except MLCommonsError as error:
+            if isinstance(error, RemoteTransportError):
+                self._rt.metrics.upstream_failed()
             return self._reply(job, error=error)
         except Exception:
             log.exception("predict failed on model %s", job.model_id)

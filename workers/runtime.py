@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 
 from celery import Celery
 
-from common.crypto import CredentialCipher, new_master_key
+from common.crypto import CredentialCipher
+from common.keyring import open_cipher
 from common.settings import Settings
 from common.store import Store, open_store
+from workers.metrics import NodeMetrics
 from workers.model_cache import ModelCache
 from workers.remote.http import HttpClient
 from workers.remote.offload import Shaper
@@ -38,6 +40,7 @@ class Runtime:
     _http: HttpClient | None = None
     shaper: Shaper = field(default_factory=Shaper)
     stats: NodeStats = field(default_factory=NodeStats)  # for the stats and profile APIs
+    metrics: NodeMetrics = field(default_factory=NodeMetrics)  # Prometheus; no-op when off
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -47,12 +50,10 @@ class Runtime:
 
     @property
     def cipher(self) -> CredentialCipher:
-        """The credential cipher under the cluster's persisted master key."""
+        """The credential cipher over the master key file or MODELGATE_MASTER_KEY."""
         with self._lock:
             if self._cipher is None:
-                self._cipher = CredentialCipher(
-                    self.store.master_key.get_or_create(new_master_key())
-                )
+                self._cipher = open_cipher(self.settings, self.store.master_key)
             return self._cipher
 
     @property

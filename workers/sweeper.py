@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import psutil
 
-from common.nodes import alive
-from common.records import MLTask, MLTaskState, MLTaskType, Node
+from common.cluster_settings import effective
+from common.dispatch import NO_NODE, reroute_queue
+from common.errors import NodeUnavailableError
+from common.messages import ErrorInfo, MessageError, PredictReply, PredictRequest
+from common.nodes import alive, eligible
+from common.queueing import node_queue
+from common.records import MLModel, MLTask, MLTaskState, MLTaskType, Node
 from common.store import Store
 from common.tasks import set_state
 from workers.deploy import report
+
+# Take one request off a dead node's own list and, only if it was still there, put it at the
+# head of another list: two sweepers racing over the same node never deliver it twice.
+_MOVE_LUA = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+"""
 
 
 def sweep(store: Store, ttl_s: float) -> int:
@@ -24,6 +40,7 @@ def sweep(store: Store, ttl_s: float) -> int:
     for node_id in store.nodes.known_ids():
         if node_id not in live and node_id not in stalled:
             touched += store.predicts.requeue_inflight(node_id)
+            touched += _reroute_own_list(store, node_id, alive(nodes, ttl_s))
     for task_id in store.active_tasks.older_than(ttl_s):
         task = store.tasks.get(task_id)
         if task is None or task.is_final:
@@ -31,6 +48,53 @@ def sweep(store: Store, ttl_s: float) -> int:
             continue
         touched += _settle_dead(store, task_id, task, live)
     return touched
+
+
+def _reroute_own_list(store: Store, node_id: str, live: list[Node]) -> int:
+    """Move the requests waiting on a dead node's own list (round_robin and custom-plan
+    predicts, and its in-flight ones just requeued there) to nodes that can serve them, or
+    answer them with an error at once: none waits for a node that will not come."""
+    own = store.predicts.queue_key(node_queue(node_id))
+    waiting = store.queue_redis.lrange(own, 0, -1)
+    if not waiting:
+        return 0
+    cluster = effective(*store.cluster_settings.read())
+    only_ml = cluster.only_run_on_ml_node
+    servers = eligible(live, only_ml=only_ml)
+    move = store.queue_redis.register_script(_MOVE_LUA)
+    models: dict[str, MLModel | None] = {}
+    moved = 0
+    # Newest first (producers LPUSH): each goes to the head, so the oldest ends up next.
+    for raw in waiting:
+        request = _decode(raw)
+        if request is None or request.deadline <= time.time():
+            store.queue_redis.lrem(own, 1, raw)  # unreadable, or its caller stopped waiting
+            continue
+        if request.model_id not in models:
+            models[request.model_id] = store.models.get(request.model_id)
+        target = reroute_queue(models[request.model_id], servers, only_ml=only_ml)
+        if target is not None:
+            moved += int(move(keys=[own, store.predicts.queue_key(target)], args=[raw]))
+        elif store.queue_redis.lrem(own, 1, raw) == 1:
+            _refuse(store, node_id, request)
+            moved += 1
+    return moved
+
+
+def _decode(raw: str | bytes) -> PredictRequest | None:
+    try:
+        return PredictRequest.decode(raw)
+    except MessageError:
+        return None
+
+
+def _refuse(store: Store, node_id: str, request: PredictRequest) -> None:
+    """Answer a request no live node may serve (ML Commons' message when none is eligible)."""
+    error = ErrorInfo.of(NodeUnavailableError(NO_NODE))
+    reply = PredictReply(
+        request_id=request.request_id, node=node_id, node_name="", role="", error=error
+    )
+    store.replies.push(request.reply_key, reply)
 
 
 def _still_running(node: Node) -> bool:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from celery import shared_task
 
+from common.batch import TASK_BATCH_CANCEL, TASK_BATCH_PREDICT, TASK_BATCH_STATUS
 from common.errors import MLCommonsError
-from common.messages import DeployJob, RegisterJob, UndeployJob
+from common.messages import BatchJob, DeployJob, RegisterJob, UndeployJob
 from common.queueing import TASK_DEPLOY, TASK_REGISTER, TASK_SYNC_UP, TASK_UNDEPLOY
 from common.records import MLTaskState
-from workers import deploy, register, sync_up
+from workers import batch, deploy, register, sync_up
 from workers.runtime import Runtime, current
 from workers.stats import DEPLOY, REGISTER
 
@@ -49,6 +52,35 @@ def undeploy_model(message: str) -> None:
 def sync_up_cluster() -> None:
     """Undeploy models idle past their TTL (at most once per sync-up interval)."""
     sync_up.run(current())
+
+
+@shared_task(name=TASK_BATCH_PREDICT)
+def batch_predict(message: str) -> None:
+    """Start a batch predict job at the model's provider."""
+    _batch_step(batch.predict, message)
+
+
+@shared_task(name=TASK_BATCH_STATUS)
+def batch_predict_status(message: str) -> None:
+    """Read a batch job's status from its provider into the task."""
+    _batch_step(batch.refresh, message)
+
+
+@shared_task(name=TASK_BATCH_CANCEL)
+def cancel_batch_predict(message: str) -> None:
+    """Cancel a batch job at its provider."""
+    _batch_step(batch.cancel, message)
+
+
+def _batch_step(step: Callable[[Runtime, BatchJob], None], message: str) -> None:
+    rt = current()
+    job = BatchJob.decode(message)
+    try:
+        step(rt, job)
+    except Exception:
+        # The waiting API call gets an answer now rather than its timeout; Celery logs it.
+        batch.reply(rt, job, MLCommonsError("Internal error while running the batch job"))
+        raise
 
 
 def _task_failed(rt: Runtime, task_id: str) -> bool:

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from api.routes import cluster, connectors, model_groups, models, predict, root, stats, tasks
+from api.routes import (
+    batch,
+    cluster,
+    connectors,
+    controllers,
+    model_groups,
+    models,
+    predict,
+    root,
+    stats,
+    tasks,
+)
 
 BLUEPRINTS = (
     root.blueprint,
@@ -13,4 +24,6 @@ BLUEPRINTS = (
     predict.blueprint,
     tasks.blueprint,
     stats.blueprint,
+    batch.blueprint,
+    controllers.blueprint,
 )

@@ -6,14 +6,18 @@ from typing import Any
 
 from flask import Blueprint
 
+from api.auth import current_user
+from api.routes import guard
 from api.routes.body import json_body
 from api.routes.search import as_is, delete_response, search_response
 from api.schemas import ConnectorSchema, ConnectorUpdateSchema, load
 from api.services import services
 from common import connectors as rules
-from common.errors import ConflictError, StatusError
+from common.errors import ConflictError, MLValidationError, StatusError
 from common.ids import new_id
 from common.records import now_ms
+from common.security import connector_access
+from common.security.access import AccessRequest
 from common.updates import update_connector, update_response
 
 blueprint = Blueprint("connectors", __name__, url_prefix="/_plugins/_ml/connectors")
@@ -40,7 +44,8 @@ def validate_connector(body: dict[str, Any], *, standalone: bool) -> None:
             status=400,
         )
     rules.check_actions(body, services().cluster().trusted_endpoints)
-    rules.check_access_fields(body)
+    if not standalone:  # a standalone connector's access fields are checked by create
+        rules.check_access_fields(body)
 
 
 @blueprint.post("/_create")
@@ -50,9 +55,17 @@ def create() -> dict[str, Any]:
     body = json_body(required=True, empty_message="Create Connector request has empty body")
     connector = load(ConnectorSchema, body)
     validate_connector(connector, standalone=True)
-    doc = rules.build_document(connector, services().cipher, now_ms())
+    svc = services()
+    user = current_user()
+    doc = rules.build_document(connector, svc.cipher, now_ms())
+    if guard.connector_rules_on(svc, user):
+        assert user is not None
+        access = connector_access.on_create(AccessRequest.of(connector), user)
+        doc = rules.with_access(doc, access.owner, access.access, access.backend_roles)
+    else:
+        rules.check_access_fields(connector)
     connector_id = new_id()
-    services().store.connectors.put(connector_id, doc)
+    svc.store.connectors.put(connector_id, doc)
     return {"connector_id": connector_id}
 
 
@@ -60,7 +73,11 @@ def create() -> dict[str, Any]:
 def get(connector_id: str) -> dict[str, Any]:
     """Return a connector without its credential."""
     message = f"Failed to find connector with the provided connector id: {connector_id}"
-    return rules.public_view(services().store.connectors.require(connector_id, message))
+    svc = services()
+    connector = svc.store.connectors.require(connector_id, message)
+    if not guard.may_use_connector(svc, connector):
+        raise StatusError(connector_access.NO_ACCESS, status=403)
+    return rules.public_view(connector)
 
 
 @blueprint.put("/<connector_id>")
@@ -73,21 +90,38 @@ def update(connector_id: str) -> dict[str, Any]:
     svc = services()
     trusted = svc.cluster().trusted_endpoints
     update_connector(
-        svc.store, svc.cipher, connector_id, load(ConnectorUpdateSchema, body), trusted
+        svc.store,
+        svc.cipher,
+        connector_id,
+        load(ConnectorUpdateSchema, body),
+        trusted,
+        allowed=lambda connector: guard.may_use_connector(svc, connector),
+        access_control=guard.connector_rules_on(svc, current_user()),
     )
     return update_response(INDEX, connector_id)
 
 
 @blueprint.route("/_search", methods=["GET", "POST"])
 def search() -> dict[str, Any]:
-    """Search connectors with the query DSL; credentials are never included."""
-    return search_response(services().store.connectors.viewed(rules.public_view), INDEX, as_is)
+    """Search connectors with the query DSL; credentials are never included.
+
+    Under connector access control a non-admin sees (and counts) only what they may access.
+    """
+    svc = services()
+    visible = connector_access.visible(current_user(), svc.view.cluster().connector_access_control)
+    pairs = svc.store.connectors.viewed(rules.public_view)
+    return search_response(pairs, INDEX, as_is, visible=visible)
 
 
 @blueprint.delete("/<connector_id>")
 def delete(connector_id: str) -> dict[str, Any]:
     """Delete a connector no model uses."""
-    store = services().store
+    svc = services()
+    store = svc.store
+    if guard.connector_rules_on(svc, current_user()):
+        connector = store.connectors.get(connector_id)
+        if connector is not None and not guard.may_use_connector(svc, connector):
+            raise MLValidationError(connector_access.NO_DELETE)
     users = [mid for mid, m in store.models.all() if m.connector_id == connector_id]
     if users:
         raise ConflictError(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, request
 
 from api import jobs
+from api.auth import current_user
+from api.routes import guard
 from api.routes.body import json_body
 from api.routes.connectors import require_remote_inference, validate_connector
 from api.routes.search import as_is, delete_response, search_response
@@ -17,11 +20,23 @@ from common.deployment import is_custom_plan_allowed, start_deploy, undeploy
 from common.errors import IllegalArgumentError, NodeUnavailableError, StatusError
 from common.ids import new_id
 from common.messages import RegisterJob
-from common.model_groups import ACCESS_FIELDS_MESSAGE
+from common.model_groups import ACCESS_FIELDS_MESSAGE, create_group
 from common.model_updates import update_model
 from common.models import public_view
 from common.nodes import alive, require_eligible
-from common.records import DeploySetting, MLTaskType, Node, RateLimiter, interface_text, now_ms
+from common.records import (
+    DeploySetting,
+    MLModel,
+    MLTaskType,
+    Node,
+    RateLimiter,
+    interface_text,
+    now_ms,
+    to_wire,
+)
+from common.security import connector_access, model_access
+from common.security.access import AccessRequest
+from common.security.user import User
 from common.tasks import new_task
 from common.updates import update_response
 
@@ -42,8 +57,6 @@ def _check_register_body(body: dict[str, Any]) -> None:
         raise IllegalArgumentError(
             f"Wrong function name: modelgate serves remote models only, got [{function_name}]"
         )
-    if rules.has_access_fields(body):
-        raise IllegalArgumentError(ACCESS_FIELDS_MESSAGE)
     if not body.get("connector_id") and body.get("connector") is None:
         raise StatusError(
             "You must provide connector content when creating a remote model without connector id!",
@@ -78,6 +91,39 @@ def _register_job(svc: Services, body: dict[str, Any], model_id: str, task_id: s
     )
 
 
+def _group_for(svc: Services, body: dict[str, Any], user: User) -> str:
+    """Resolve the group of a registration under model access control, in the API: a group
+    created for it is owned by the caller, whom a worker does not know."""
+    given = body.get("model_group_id")
+    if given:
+        if not guard.may_access_group(svc, given):
+            raise IllegalArgumentError(model_access.NO_REGISTER)
+        return str(given)
+    name = body["name"]
+    existing = svc.store.group_names.id_for(name)
+    if existing is None:
+        access = model_access.on_register(AccessRequest.of(body), user)
+        group_id = new_id()
+        try:
+            return create_group(svc.store, group_id, name, body.get("description"), access=access)
+        except IllegalArgumentError:  # registered by someone else meanwhile
+            existing = svc.store.group_names.id_for(name)
+            if existing is None:
+                raise
+    if not guard.may_access_group(svc, existing):
+        raise IllegalArgumentError(model_access.unavailable_name(name, existing))
+    return existing
+
+
+def _check_connector_use(svc: Services, connector_id: str | None) -> None:
+    """Refuse a model on a connector the caller may not use (a missing one fails later)."""
+    if not connector_id or not guard.connector_rules_on(svc, current_user()):
+        return
+    connector = svc.store.connectors.get(connector_id)
+    if connector is not None and not guard.may_use_connector(svc, connector):
+        raise IllegalArgumentError(connector_access.no_use(connector_id))
+
+
 @blueprint.post("/_register")
 @blueprint.post("/_upload")
 def register() -> dict[str, Any]:
@@ -86,6 +132,13 @@ def register() -> dict[str, Any]:
     body = load(RegisterModelSchema, json_body(required=True))
     _check_register_body(body)
     svc = services()
+    user = current_user()
+    if guard.model_rules_on(svc, user):
+        assert user is not None
+        body["model_group_id"] = _group_for(svc, body, user)
+    elif rules.has_access_fields(body):
+        raise IllegalArgumentError(ACCESS_FIELDS_MESSAGE)
+    _check_connector_use(svc, body.get("connector_id"))
     model_id, task_id = new_id(), new_id()
     job = _register_job(svc, body, model_id, task_id)  # validates an inline connector first
     cluster = svc.cluster()
@@ -105,7 +158,10 @@ def register() -> dict[str, Any]:
 def get(model_id: str) -> dict[str, Any]:
     """Return a model without its id and without any inline credential."""
     message = f"Failed to find model with the provided model id: {model_id}"
-    return public_view(services().store.models.require(model_id, message))
+    svc = services()
+    model = svc.store.models.require(model_id, message)
+    guard.require_model_access(svc, model)
+    return public_view(model)
 
 
 @blueprint.put("/<model_id>")
@@ -114,24 +170,64 @@ def update(model_id: str) -> dict[str, Any]:
     body = load(ModelUpdateSchema, json_body(required=True, empty_message=UPDATE_EMPTY))
     svc = services()
     trusted = svc.cluster().trusted_endpoints
-    update_model(svc.store, svc.cipher, model_id, body, trusted)
+    update_model(
+        svc.store, svc.cipher, model_id, body, trusted, permitted=_update_check(svc, model_id, body)
+    )
     # The next predict through this process must carry the new record (is_enabled,
     # rate_limiter, serving_generation), not wait for the change notification.
     svc.view.drop(f"model:{model_id}")
     return update_response(INDEX, model_id)
 
 
+def _update_check(svc: Services, model_id: str, body: dict[str, Any]) -> Callable[[MLModel], None]:
+    """The permission checks of a model update, in ML Commons' order: the model's group, a
+    new connector, a new group."""
+
+    def permitted(model: MLModel) -> None:
+        message = f"{model_access.NO_MODEL_ACCESS}, model ID {model_id}"
+        guard.require_model_access(svc, model, message)
+        user = current_user()
+        connector_id = body.get("connector_id")
+        if connector_id and guard.connector_rules_on(svc, user):
+            connector = svc.store.connectors.get(connector_id)
+            if connector is not None and not guard.may_use_connector(svc, connector):
+                raise StatusError(connector_access.no_update(connector_id), status=403)
+        group_id = str(body.get("model_group_id") or "")
+        moved = group_id != "" and group_id != model.model_group_id
+        if moved and guard.model_rules_on(svc, user):
+            known = svc.store.model_groups.get(group_id) is not None
+            if known and not guard.may_access_group(svc, group_id):
+                raise StatusError(model_access.no_relink(group_id), status=403)
+
+    return permitted
+
+
 @blueprint.route("/_search", methods=["GET", "POST"])
 def search() -> dict[str, Any]:
-    """Search models with the query DSL (api/routes/search.py)."""
-    return search_response(services().store.models.viewed(public_view), INDEX, as_is)
+    """Search models with the query DSL (api/routes/search.py); under model access control
+    a non-admin sees the models of the groups they may see, in hits and total."""
+    svc = services()
+    pairs = svc.store.models.viewed(public_view)
+    return search_response(pairs, INDEX, as_is, visible=_visible_models(svc))
+
+
+def _visible_models(svc: Services) -> Callable[[dict[str, Any]], bool] | None:
+    """ML Commons searches the visible groups first, then filters models on their ids."""
+    user = current_user()
+    groups = model_access.visible(user, svc.view.cluster().model_access_control)
+    if groups is None:
+        return None
+    allowed = {gid for gid, doc in svc.store.model_groups.viewed(to_wire) if groups(doc)}
+    return lambda doc: doc.get("model_group_id") in allowed
 
 
 @blueprint.delete("/<model_id>")
 def delete(model_id: str) -> dict[str, Any]:
     """Delete a model that is not deployed."""
-    store = services().store
+    svc = services()
+    store = svc.store
     model = store.models.require(model_id, MISSING)
+    guard.require_model_access(svc, model)
     if model.is_serving:
         raise StatusError(
             "Model cannot be deleted in deploying or deployed state. "
@@ -140,6 +236,7 @@ def delete(model_id: str) -> dict[str, Any]:
         )
     store.models.delete(model_id)
     store.model_access.forget(model_id)
+    store.controllers.delete(model_id)  # ML Commons deletes the model's controller too
     return delete_response(INDEX, model_id, found=True)
 
 
@@ -154,7 +251,7 @@ def deploy(model_id: str) -> dict[str, Any]:
     require_remote_inference()
     node_ids = _custom_nodes(load(DeploySchema, json_body(required=False)))
     svc = services()
-    svc.store.models.require(model_id, MISSING)
+    guard.require_model_access(svc, svc.store.models.require(model_id, MISSING))
     nodes = require_eligible(
         svc.nodes(),
         only_ml=svc.cluster().only_run_on_ml_node,
@@ -195,8 +292,12 @@ def _planned_nodes(
 
 def _undeploy_all(model_ids: list[str], node_ids: list[str] | None) -> dict[str, Any]:
     svc = services()
+    if len(model_ids) > 1 and guard.model_rules_on(svc, current_user()):
+        raise IllegalArgumentError("only support undeploy one model")
     for model_id in model_ids:
-        svc.store.models.require(model_id, MISSING)
+        model = svc.store.models.require(model_id, MISSING)
+        message = f"No permission to undeploy model {model_id}"
+        guard.require_model_access(svc, model, message, status=400)
     live = [n.id for n in alive(svc.nodes(), svc.settings.node_ttl_s)]
     result: dict[str, Any] = {}
     for model_id in model_ids:

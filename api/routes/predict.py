@@ -2,66 +2,71 @@
 
 from __future__ import annotations
 
-import random
 import time
 from typing import Any
 
 from flask import Blueprint, Response
 
 from api import jobs
+from api.auth import current_user
+from api.routes import guard
 from api.routes.body import json_body
 from api.routes.connectors import DISABLED
 from api.schemas import PredictSchema, load
 from api.services import Services, services
+from api.serving import ensure_serving
 from common.cluster_settings import ClusterSettings
-from common.deployment import start_deploy
+from common.controllers import user_bucket
+from common.dispatch import Rotation, predict_queue
 from common.errors import (
-    IllegalArgumentError,
-    NodeUnavailableError,
     NotFoundError,
     StatusError,
 )
 from common.ids import new_id
 from common.messages import PredictRequest
 from common.nodes import require_eligible
-from common.queueing import node_queue, role_queue
 from common.records import MLModel, Node
+from common.security.user import User
 
 blueprint = Blueprint("predict", __name__)
+# round_robin's turn counter: one per API process, shared by its request threads.
+_ROTATION = Rotation()
 NODE_HEADER = "X-Modelgate-Node"
-AUTO_DEPLOY_GUARD_S = 10  # concurrent first predicts start one deployment, not one each
 THROTTLED = "Request is throttled at model level."
+USER_THROTTLED = (
+    "Request is throttled at user level. If you think there's an issue, please contact your "
+    "cluster admin."
+)
 
 
-def _ensure_serving(
-    svc: Services, model_id: str, model: MLModel, nodes: list[Node], cluster: ClusterSettings
-) -> None:
-    if model.is_serving:
-        return
-    if not cluster.auto_deploy:
-        raise IllegalArgumentError("Model not ready yet. Please deploy the model first.")
-    if model.deploy_setting is not None and model.deploy_setting.is_auto_deploy_enabled is False:
-        raise IllegalArgumentError(
-            "Auto deployment disabled for this model, please deploy model first "
-            f"Model ID: {model_id}"
-        )
-    # The first predict deploys: the deploy jobs and this predict run side by side, and the
-    # node that takes the predict loads the model itself, so this request does not wait.
-    if svc.store.deployments.claim_auto_deploy(model_id, ttl_s=AUTO_DEPLOY_GUARD_S):
-        start_deploy(svc.store, svc.celery, model_id, nodes)
+def _user_throttled(svc: Services, model_id: str, model: MLModel, user: User) -> bool:
+    """Take a token from the caller's own bucket when the model's controller limits them.
+
+    The controller is read from the view, and only for models that have one, so a predict
+    without a user limit costs no Redis call for it.
+    """
+    if not model.is_controller_enabled:
+        return False
+    controller = svc.view.controller(model_id)
+    entry = None if controller is None else controller.user_rate_limiter.get(user.name)
+    limiter = None if entry is None else entry.limiter
+    if limiter is None:
+        return False
+    return not svc.store.rate_limits.take(
+        user_bucket(model_id, user.name), limiter.per_second, limiter.burst
+    )
 
 
 def _queue(model: MLModel, nodes: list[Node], cluster: ClusterSettings) -> str:
-    """The shared queue of the eligible role, or, for a model deployed to named nodes only
-    (node_ids with allow_custom_deployment_plan), the own list of one of them: a node outside
-    the plan must not take the predict and load the model again."""
-    planned = model.planning_worker_nodes
-    if model.deploy_to_all_nodes or not planned:
-        return role_queue(only_ml=cluster.only_run_on_ml_node)
-    live = [node.id for node in nodes if node.id in planned]
-    if not live:
-        raise NodeUnavailableError("no eligible node to run predict request")
-    return node_queue(random.choice(live))
+    """The predict list under plugins.ml_commons.task_dispatch_policy (common/dispatch.py):
+    the shared list of the eligible role, or one holder's own list, in turn."""
+    return predict_queue(
+        model,
+        nodes,
+        only_ml=cluster.only_run_on_ml_node,
+        policy=cluster.task_dispatch_policy,
+        rotation=_ROTATION,
+    )
 
 
 def _request(
@@ -100,6 +105,9 @@ def predict(model_id: str, algorithm: str = "remote") -> Response:
     cluster = svc.view.cluster()
     if not cluster.remote_inference_enabled:
         raise StatusError(DISABLED, status=400)
+    user = current_user()
+    if user is not None:  # security on: the group's rules, from the view (no Redis call)
+        guard.require_model_access(svc, model, cached=True)
     if model.is_enabled is False:
         raise StatusError("Model is disabled.", status=403)
     nodes = require_eligible(
@@ -108,7 +116,7 @@ def predict(model_id: str, algorithm: str = "remote") -> Response:
         ttl_s=svc.settings.node_ttl_s,
         message="no eligible node to run predict request",
     )
-    _ensure_serving(svc, model_id, model, nodes, cluster)
+    ensure_serving(svc, model_id, model, nodes, cluster)
     svc.access.touch(model_id)
     limiter = model.rate_limiter
     if limiter is not None and not svc.store.rate_limits.take(
@@ -116,10 +124,15 @@ def predict(model_id: str, algorithm: str = "remote") -> Response:
     ):
         svc.store.node_stats.count_throttle(model_id)
         raise StatusError(THROTTLED, status=429)
+    if user is not None and _user_throttled(svc, model_id, model, user):
+        svc.store.node_stats.count_throttle(model_id)
+        raise StatusError(USER_THROTTLED, status=429)
     queue = _queue(model, nodes, cluster)
     reply = jobs.predict(svc, _request(svc, model_id, model, body, cluster, queue))
     response = Response(reply.body, status=200, mimetype="application/json")
     response.headers[NODE_HEADER] = reply.node
     response.headers[NODE_HEADER + "-Name"] = reply.node_name
     response.headers[NODE_HEADER + "-Role"] = reply.role
+    host = next((node.host for node in nodes if node.id == reply.node), "")
+    response.headers[NODE_HEADER + "-Host"] = host
     return response

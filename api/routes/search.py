@@ -16,16 +16,21 @@ R = TypeVar("R")
 
 
 def search_response(
-    pairs: Sequence[tuple[str, R]], index: str, view: Callable[[R], dict[str, Any]]
+    pairs: Sequence[tuple[str, R]],
+    index: str,
+    view: Callable[[R], dict[str, Any]],
+    *,
+    visible: Callable[[dict[str, Any]], bool] | None = None,
 ) -> dict[str, Any]:
     """Answer a GET or POST `_search` on `index` over (id, record) pairs in index order.
 
     `view` turns a record into its public _source; queries match that view, never the
-    stored record, so a credential can be neither returned nor matched.
+    stored record, so a credential can be neither returned nor matched. `visible` (access
+    control) keeps only the records the caller may see, before matching and counting.
     """
     mapping = mapping_for(index)
     parsed = parse_request(json_body(required=False), request.args, mapping, path=request.path)
-    return run_search(parsed, pairs, view, index, mapping)
+    return run_search(parsed, pairs, view, index, mapping, visible=visible)
 
 
 def as_is(doc: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from api.routes.batch import refreshed
 from api.routes.search import as_is, delete_response, search_response
 from api.services import services
 from common.errors import MLCommonsError
@@ -18,8 +19,9 @@ MISSING = "Failed to find task"
 
 @blueprint.get("/<task_id>")
 def get(task_id: str) -> dict[str, Any]:
-    """Return a task record as ML Commons shapes it."""
-    return to_wire(services().store.tasks.require(task_id, MISSING))
+    """Return a task record as ML Commons shapes it (a batch task asks its provider first)."""
+    svc = services()
+    return to_wire(refreshed(svc, task_id, svc.store.tasks.require(task_id, MISSING)))
 
 
 @blueprint.route("/_search", methods=["GET", "POST"])

@@ -26,9 +26,17 @@ def run_search(
     view: Callable[[R], Doc],
     index: str,
     mapping: Mapping,
+    *,
+    visible: Callable[[Doc], bool] | None = None,
 ) -> dict[str, Any]:
-    """Answer `request` over `pairs` (id, record) in index order; `view` gives each _source."""
+    """Answer `request` over `pairs` (id, record) in index order; `view` gives each _source.
+
+    `visible` is a filter ANDed to the query (access control): records it refuses are
+    neither matched, counted nor paged, as if they were not in the index.
+    """
     started = time.perf_counter()
+    if visible is not None:
+        pairs = [pair for pair in pairs if visible(view(pair[1]))]
     if request.query.match_all and all(k.name == "_doc" for k in request.sort):
         total, page, page_sort = _match_all_page(request, pairs, view)
         scored = request.sort == [] or request.track_scores

@@ -75,11 +75,17 @@ class Cluster:
 
     @classmethod
     def create(
-        cls, redis_url: str, tmp: Path, prefix: str, queue_redis_url: str | None = None
+        cls,
+        redis_url: str,
+        tmp: Path,
+        prefix: str,
+        queue_redis_url: str | None = None,
+        broker_url: str | None = None,
     ) -> Cluster:
         settings = Settings(
             redis_url=redis_url,
             queue_redis_url=queue_redis_url,
+            broker_url=broker_url,  # None: Celery's jobs go through the records' Redis
             key_prefix=prefix,
             port=free_port(),
             data_dir=tmp,
@@ -161,6 +167,10 @@ class Cluster:
 
     def kill_node(self, name: str) -> None:
         processes.stop(self.nodes.pop(name).process, sig=signal.SIGKILL)
+
+    def stop_node(self, name: str) -> None:
+        """Stop a node gracefully (SIGTERM): it leaves the node table."""
+        processes.stop(self.nodes.pop(name).process, grace_s=20)
 
     def stop(self) -> None:
         children = [n.process for n in self.nodes.values()]

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.integration.cluster import LOOPBACK_TRUSTED, Cluster, MockUpstream
+from tests.integration.rabbitmq import Vhost
+from tests.integration.rabbitmq import answers as rabbitmq_answers
+from tests.integration.rabbitmq import ctl_available as rabbitmqctl_available
 from tools.embedded_redis import EmbeddedRedis
 
 
@@ -70,6 +73,10 @@ def cluster(
 @pytest.fixture
 def gw(cluster: Cluster) -> Cluster:
     """The shared cluster with settings reset to: loopback trusted, private IPs allowed."""
+    return _reset_settings(cluster)
+
+
+def _reset_settings(cluster: Cluster) -> Cluster:
     cluster.ok(
         "PUT",
         "/_cluster/settings",
@@ -85,3 +92,46 @@ def gw(cluster: Cluster) -> Cluster:
         },
     )
     return cluster
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_vhost() -> Iterator[Vhost]:
+    """A vhost of this session's own on the local RabbitMQ, deleted at the end."""
+    if not rabbitmq_answers():
+        pytest.skip("no RabbitMQ answers on 127.0.0.1:5672 (guest/guest)")
+    if not rabbitmqctl_available():
+        pytest.skip("RabbitMQ answers, but without rabbitmqctl this run gets no vhost of its own")
+    vhost = Vhost.create()
+    yield vhost
+    vhost.delete()
+
+
+@pytest.fixture(scope="session")
+def rabbit_cluster(
+    redis_server: EmbeddedRedis, queue_server: EmbeddedRedis, rabbitmq_vhost: Vhost, tmp_root: Path
+) -> Iterator[Cluster]:
+    """`cluster` again (an ML and a data node), with Celery's jobs on RabbitMQ quorum queues.
+
+    Built only when a test asks for it; records and predicts stay on the session's Redis.
+    """
+    running = Cluster.create(
+        redis_server.url, tmp_root, "itmq", queue_server.url, broker_url=rabbitmq_vhost.url
+    )
+    try:
+        running.start_api()
+        running.start_node("ml", "ml-1")
+        running.start_node("data", "data-1")
+        yield running
+    finally:
+        running.stop()
+
+
+BROKER_CLUSTERS = {"redis": "cluster", "rabbitmq": "rabbit_cluster"}
+
+
+@pytest.fixture
+def broker_gw(request: pytest.FixtureRequest) -> Cluster:
+    """`gw` on the broker a test names with indirect parametrization: "redis" (the default,
+    the shared cluster) or "rabbitmq" (rabbit_cluster)."""
+    broker = getattr(request, "param", "redis")
+    return _reset_settings(request.getfixturevalue(BROKER_CLUSTERS[broker]))

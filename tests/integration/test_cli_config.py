@@ -56,9 +56,18 @@ SHARED = {
     "MODELGATE_VISIBILITY_TIMEOUT",
     "MODELGATE_RESTORE_INTERVAL",
 }
+# Every process seals or opens credentials: the master key file (by default in the data dir)
+# or the keys themselves.
+SHARED |= {"MODELGATE_DATA_DIR", "MODELGATE_MASTER_KEY_FILE", "MODELGATE_MASTER_KEY"}
+EVERY |= SHARED
+# Prometheus metrics: the API's switch; a node's switch and its metrics server.
+METRICS = {"MODELGATE_METRICS"}
+NODE_METRICS = METRICS | {"MODELGATE_METRICS_PORT", "MODELGATE_METRICS_HOST"}
+EVERY |= NODE_METRICS
 # What each sub-command's --help must list: the variables it (or what it starts) reads.
 READS = {
     "api": SHARED
+    | METRICS
     | {
         "MODELGATE_HOST",
         "MODELGATE_PORT",
@@ -67,6 +76,7 @@ READS = {
         "MODELGATE_API_THREADS",
     },
     "worker": SHARED
+    | NODE_METRICS
     | {
         "MODELGATE_WORKER_CONCURRENCY",
         "MODELGATE_NODE_ROLE",

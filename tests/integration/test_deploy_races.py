@@ -15,11 +15,11 @@ CHAT = {"messages": [{"role": "user", "content": "hi"}]}
 
 
 @pytest.fixture
-def no_auto_deploy(gw: Cluster) -> Iterator[Cluster]:
+def no_auto_deploy(broker_gw: Cluster) -> Iterator[Cluster]:
     # Auto-deploy would redeploy an undeployed model on the first predict and hide the state.
-    gw.set_settings(model_auto_deploy__enable=False)
-    yield gw
-    gw.set_settings(model_auto_deploy__enable=None)
+    broker_gw.set_settings(model_auto_deploy__enable=False)
+    yield broker_gw
+    broker_gw.set_settings(model_auto_deploy__enable=None)
 
 
 def _storm(gw: Cluster, model_id: str, deploys: int, undeploys: int, seed: int) -> list[str]:
@@ -60,7 +60,12 @@ def _assert_agrees(gw: Cluster, model_id: str) -> str:
     return str(state)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+# Every deploy and undeploy job goes to a node's own queue: one storm runs on RabbitMQ too.
+@pytest.mark.parametrize(
+    ("broker_gw", "seed"),
+    [("redis", 1), ("redis", 2), ("redis", 3), ("rabbitmq", 1)],
+    indirect=["broker_gw"],
+)
 def test_parallel_deploys_and_undeploys_agree(
     no_auto_deploy: Cluster, mock: MockUpstream, seed: int
 ) -> None:

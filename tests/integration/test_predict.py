@@ -230,7 +230,7 @@ def test_openai_embedding_post_process_and_response_filter(gw: Cluster, mock: Mo
     )
     filtered = gw.predict(plain, {"input": ["a b c"], "response_filter": "$.usage"})
     assert filtered.json()["inference_results"][0]["output"] == [
-        {"name": "response", "dataAsMap": {"prompt_tokens": 3, "total_tokens": 3}}
+        {"name": "response", "dataAsMap": {"response": {"prompt_tokens": 3, "total_tokens": 3}}}
     ]
 
 

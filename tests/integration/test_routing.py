@@ -5,9 +5,15 @@ from __future__ import annotations
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.integration.cluster import Cluster, MockUpstream
+from tests.integration.rabbitmq import BROKERS
 
 ASK = {"messages": [{"role": "user", "content": "route me"}]}
+# The register job goes to the role's shared queue and each deploy job to a node's own queue:
+# the same routing on either broker (predicts stay on Redis lists whatever the broker).
+ON_EACH_BROKER = pytest.mark.parametrize("broker_gw", BROKERS, indirect=True)
 
 
 def slow_model(gw: Cluster, slow: MockUpstream) -> str:
@@ -22,7 +28,9 @@ def served_roles(gw: Cluster, model_id: str, count: int) -> set[str]:
     return {r.headers["X-Modelgate-Node-Role"] for r in responses}
 
 
-def test_true_means_only_ml_nodes(gw: Cluster, slow_mock: MockUpstream) -> None:
+@ON_EACH_BROKER
+def test_true_means_only_ml_nodes(broker_gw: Cluster, slow_mock: MockUpstream) -> None:
+    gw = broker_gw
     gw.set_settings(only_run_on_ml_node=True)
     model_id = slow_model(gw, slow_mock)
     task = gw.deploy(model_id)
@@ -30,7 +38,9 @@ def test_true_means_only_ml_nodes(gw: Cluster, slow_mock: MockUpstream) -> None:
     assert served_roles(gw, model_id, 16) == {"ml"}
 
 
-def test_false_lets_data_nodes_serve_too(gw: Cluster, slow_mock: MockUpstream) -> None:
+@ON_EACH_BROKER
+def test_false_lets_data_nodes_serve_too(broker_gw: Cluster, slow_mock: MockUpstream) -> None:
+    gw = broker_gw
     gw.set_settings(only_run_on_ml_node=False)
     model_id = slow_model(gw, slow_mock)
     task = gw.deploy(model_id)

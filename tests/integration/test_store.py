@@ -61,7 +61,7 @@ def test_every_concept_writes_under_the_prefix(store: Store):
     request = _request(store)
     store.predicts.push_many({request.queue: [request.encode()]})
     store.replies.push(store.replies.new_inbox(), JobReply(request_id="r", model_id="m"))
-    store.master_key.get_or_create("k")
+    store.master_key.claim("k")
     keys = set(store.redis.scan_iter("*"))
     mine = {k for k in keys if k.startswith(store.keys.prefix + ":")}
     assert len(mine) >= 12

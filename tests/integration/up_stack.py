@@ -20,7 +20,7 @@ from common.store import Store
 from tests.integration.cluster import LOOPBACK_TRUSTED, connector_body, wait_for
 from tools import processes
 from tools.cli import PROJECT_ROOT, command
-from tools.embedded_redis import free_port
+from tools.embedded_redis import free_port, read_password
 
 READY_TIMEOUT_S = 90
 STOP_BOUND_S = 5.0
@@ -91,7 +91,10 @@ class Up:
 
     def redis_url(self, which: str = "embedded Redis on") -> str:
         line = next(x for x in self.text().splitlines() if x.startswith(which))
-        return next(word for word in line.split() if word.startswith("redis://"))
+        url = next(word for word in line.split() if word.startswith("redis://"))
+        # up prints no password; the server keeps it in its directory.
+        server_dir = self.tmp / ("queues" if "memory-only" in which else "redis")
+        return f"{url}?password={read_password(server_dir)}"
 
     def nodes(self) -> list[Node]:
         client = redis.Redis.from_url(self.redis_url(), decode_responses=True)

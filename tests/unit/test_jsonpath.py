@@ -54,9 +54,13 @@ def shaped(body: Any, **options: str) -> Any:
     return json.loads(text)["inference_results"][0]["output"]
 
 
-def test_response_filter_picks_an_object_or_wraps_a_scalar() -> None:
+def test_response_filter_wraps_what_it_picks_unless_a_json_string() -> None:
+    # ML Commons' parseResponse: only a picked string holding JSON becomes the map itself.
     message = shaped(DOC, response_filter="$.choices[0].message")
-    assert message == [{"name": "response", "dataAsMap": {"role": "assistant", "content": "hi"}}]
+    picked = {"role": "assistant", "content": "hi"}
+    assert message == [{"name": "response", "dataAsMap": {"response": picked}}]
+    as_text = shaped({"out": json.dumps(picked)}, response_filter="$.out")
+    assert as_text[0]["dataAsMap"] == picked
     assert shaped(DOC, response_filter="$.choices[0].message.content")[0]["dataAsMap"] == {
         "response": "hi"
     }

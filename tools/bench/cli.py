@@ -10,12 +10,14 @@ import time
 from pathlib import Path
 
 from tools.arguments import non_negative_float, positive_float, positive_int
+from tools.bench import security_cost
 from tools.bench.errors import SetupError
 from tools.bench.extras import measure_extras
 from tools.bench.goals import Thresholds, baseline_of, evaluate
 from tools.bench.history import append_history, one_model_baseline, previous_run, read_history
 from tools.bench.load import LoadShape
 from tools.bench.memory import tree_rss_mb
+from tools.bench.metrics_cost import compare, two_stacks
 from tools.bench.mock import spawn_mock
 from tools.bench.options import BenchOptions, concurrency_list
 from tools.bench.progress import ProgressReporter
@@ -62,6 +64,22 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add("--goal-added-p99-ms", type=non_negative_float, default=3.0, help="target at c=1")
     add("--no-progress", action="store_true", help="log progress every 5 s instead of live")
     add(
+        "--dispatch-policy",
+        choices=("round_robin", "least_load"),
+        default=None,
+        help="set plugins.ml_commons.task_dispatch_policy for the run (default: leave it)",
+    )
+    add(
+        "--security-cost",
+        action="store_true",
+        help="only compare predicts/s with security (basic auth, roles) off and on (two stacks)",
+    )
+    add(
+        "--metrics-cost",
+        action="store_true",
+        help="only compare predicts/s with Prometheus metrics off and on (two spawned stacks)",
+    )
+    add(
         "--management",
         action="store_true",
         help="also measure the rate limiter's cost at c=1 and a bool _search over the models",
@@ -72,7 +90,14 @@ async def _setup(
     args: argparse.Namespace, api: str, upstream: str, reporter: ProgressReporter
 ) -> Provisioned:
     if not args.model_id:
-        return await prepare_models(api, upstream, args.models, args.setup_concurrency, reporter)
+        return await prepare_models(
+            api,
+            upstream,
+            args.models,
+            args.setup_concurrency,
+            reporter,
+            dispatch_policy=args.dispatch_policy,
+        )
     started = time.perf_counter()
     await check_model(api, args.model_id)
     waited = time.perf_counter() - started
@@ -126,6 +151,28 @@ def _run(args: argparse.Namespace, options: BenchOptions, origin: Provenance) ->
         return asyncio.run(_bench(args, options, origin, api, upstream.rstrip("/"), pid))
 
 
+def _metrics_cost(args: argparse.Namespace, options: BenchOptions) -> int:
+    """Run the metrics on/off comparison alone; 0 when every run completed."""
+    reporter = ProgressReporter.for_stderr(args.no_progress)
+    with contextlib.ExitStack() as resources:
+        upstream: str = args.upstream or resources.enter_context(spawn_mock(args.latency_ms))
+        stacks = resources.enter_context(two_stacks())
+        costs = asyncio.run(compare(stacks, upstream.rstrip("/"), options, reporter))
+    print("\n".join(cost.describe() for cost in costs), flush=True)
+    return 0
+
+
+def _security_cost(args: argparse.Namespace, options: BenchOptions) -> int:
+    """Run the security on/off comparison alone; 0 when every run completed."""
+    reporter = ProgressReporter.for_stderr(args.no_progress)
+    with contextlib.ExitStack() as resources:
+        upstream: str = args.upstream or resources.enter_context(spawn_mock(args.latency_ms))
+        apis = resources.enter_context(security_cost.two_stacks())
+        costs = asyncio.run(security_cost.compare(apis, upstream.rstrip("/"), options, reporter))
+    print("\n".join(cost.describe() for cost in costs), flush=True)
+    return 0
+
+
 def _report(args: argparse.Namespace, result: BenchResult) -> int:
     """Print the report, judge the targets against the history, record the run."""
     history = Path(args.history)
@@ -151,6 +198,10 @@ def main(args: argparse.Namespace) -> int:
     origin = provenance(PROJECT_ROOT)
     print(origin.describe(), flush=True)
     try:
+        if args.security_cost:
+            return _security_cost(args, BenchOptions.from_args(args))
+        if args.metrics_cost:
+            return _metrics_cost(args, BenchOptions.from_args(args))
         result = _run(args, BenchOptions.from_args(args), origin)
     except SetupError as exc:
         print(f"bench: set-up failed: {exc}", file=sys.stderr)

@@ -30,6 +30,7 @@ class BenchOptions:
     latency_ms: float
     spawn_stack: bool
     existing_model: bool
+    dispatch_policy: str | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> BenchOptions:
@@ -41,10 +42,14 @@ class BenchOptions:
             latency_ms=float(args.latency_ms),
             spawn_stack=bool(args.spawn_stack),
             existing_model=bool(args.model_id),
+            dispatch_policy=getattr(args, "dispatch_policy", None),
         )
 
     def to_json(self) -> dict[str, Any]:
+        # The policy only when set: earlier runs (which left it alone) stay comparable.
+        policy = {} if self.dispatch_policy is None else {"dispatch_policy": self.dispatch_policy}
         return {
+            **policy,
             "concurrency": list(self.concurrency),
             "duration": self.duration_s,
             "warmup": self.warmup_s,

@@ -31,14 +31,15 @@ NODE_POLL_S = 0.5
 NO_NODE_MESSAGE = "no eligible node"
 
 
-def cluster_settings_body() -> JsonObject:
-    """Let connectors reach the loopback mock."""
-    return {
-        "persistent": {
-            "plugins.ml_commons.trusted_connector_endpoints_regex": [TRUSTED_ENDPOINTS],
-            "plugins.ml_commons.connector.private_ip_enabled": True,
-        }
+def cluster_settings_body(dispatch_policy: str | None = None) -> JsonObject:
+    """Let connectors reach the loopback mock; set task_dispatch_policy when one is given."""
+    persistent: JsonObject = {
+        "plugins.ml_commons.trusted_connector_endpoints_regex": [TRUSTED_ENDPOINTS],
+        "plugins.ml_commons.connector.private_ip_enabled": True,
     }
+    if dispatch_policy is not None:
+        persistent["plugins.ml_commons.task_dispatch_policy"] = dispatch_policy
+    return {"persistent": persistent}
 
 
 def connector_body(endpoint: str) -> JsonObject:
@@ -164,9 +165,10 @@ async def _register(session: aiohttp.ClientSession, url: str, body: JsonObject) 
         await asyncio.sleep(NODE_POLL_S)
 
 
-def setup_session() -> aiohttp.ClientSession:
-    """A client session for set-up calls, each bounded by SETUP_TIMEOUT_S."""
-    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SETUP_TIMEOUT_S))
+def setup_session(auth: aiohttp.BasicAuth | None = None) -> aiohttp.ClientSession:
+    """A client session for set-up calls, each bounded by SETUP_TIMEOUT_S (with credentials
+    for an API with security on)."""
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SETUP_TIMEOUT_S), auth=auth)
 
 
 @dataclass(frozen=True)
@@ -187,10 +189,13 @@ class Provisioned:
         }
 
 
-async def _connector(session: aiohttp.ClientSession, api: str, upstream: str) -> str:
+async def _connector(
+    session: aiohttp.ClientSession, api: str, upstream: str, dispatch_policy: str | None = None
+) -> str:
     """Trust the mock and create an OpenAI connector to it; its id."""
     endpoint = upstream_endpoint(upstream)
-    await api_call(session, "PUT", f"{api}/_cluster/settings", cluster_settings_body())
+    settings = cluster_settings_body(dispatch_policy)
+    await api_call(session, "PUT", f"{api}/_cluster/settings", settings)
     url = f"{api}/_plugins/_ml/connectors/_create"
     created = await api_call(session, "POST", url, connector_body(endpoint), "connector_id")
     connector_id: str = created["connector_id"]
@@ -203,6 +208,8 @@ async def prepare_models(
     count: int = 1,
     parallel: int = 1,
     reporter: ProgressReporter | None = None,
+    auth: aiohttp.BasicAuth | None = None,
+    dispatch_policy: str | None = None,
 ) -> Provisioned:
     """Create one connector to the mock, then register and deploy count models on it.
 
@@ -211,8 +218,8 @@ async def prepare_models(
     """
     started = time.perf_counter()
     register_url = f"{api}/_plugins/_ml/models/_register?deploy=true"
-    async with setup_session() as session:
-        connector_id = await _connector(session, api, upstream)
+    async with setup_session(auth) as session:
+        connector_id = await _connector(session, api, upstream, dispatch_policy)
 
         async def register(_: int) -> str:
             return await _register(session, register_url, register_body(connector_id))

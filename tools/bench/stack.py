@@ -9,8 +9,9 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,8 @@ class SpawnedStack:
     pid: int
 
 
-def _stack_env(port: int, data_dir: str) -> dict[str, str]:
-    env = dict(os.environ)
+def _stack_env(port: int, data_dir: str, extra: Mapping[str, str]) -> dict[str, str]:
+    env = {**os.environ, **extra}
     # Without an external Redis URL the stack starts its embedded Redis: self-contained runs.
     env.pop("MODELGATE_REDIS_URL", None)
     env["MODELGATE_PORT"] = str(port)
@@ -47,6 +48,8 @@ def _http_ok(url: str) -> bool:
     try:
         with opener.open(url, timeout=2) as resp:
             return bool(resp.status == 200)
+    except urllib.error.HTTPError as error:
+        return error.code == 401  # security on: the API serves, and wants credentials
     except (OSError, http.client.HTTPException):
         return False
 
@@ -73,8 +76,9 @@ def _wait_for_api(proc: subprocess.Popen[Any], api: str, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def spawn_stack() -> Iterator[SpawnedStack]:
-    """Run `modelgate up` in its own process group on a free port and a throw-away data dir."""
+def spawn_stack(extra_env: Mapping[str, str] | None = None) -> Iterator[SpawnedStack]:
+    """Run `modelgate up` in its own process group on a free port and a throw-away data dir;
+    extra_env adds (or overrides) variables of its environment."""
     port = free_port()
     api = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="modelgate-bench-", ignore_cleanup_errors=True) as tmp:
@@ -86,7 +90,7 @@ def spawn_stack() -> Iterator[SpawnedStack]:
             proc = processes.spawn(
                 command("up"),
                 dies_with_parent=True,  # a killed bench leaves no stack behind
-                env=_stack_env(port, str(data_dir)),
+                env=_stack_env(port, str(data_dir), extra_env or {}),
                 cwd=PROJECT_ROOT,
                 new_group=True,
                 stdout=sink,

@@ -11,7 +11,14 @@ from yarl import URL
 from common import request_rules as rules
 from common import templating as tpl
 from common.errors import IllegalArgumentError
-from common.records import ClientConfig, Connector, ConnectorAction, ConnectorProtocol, FreeForm
+from common.records import (
+    ActionType,
+    ClientConfig,
+    Connector,
+    ConnectorAction,
+    ConnectorProtocol,
+    FreeForm,
+)
 from common.request_rules import METHODS, URI_ERROR
 from workers.model_cache import PreparedModel
 from workers.remote.sigv4 import sign_request
@@ -93,7 +100,8 @@ def build_request(model: PreparedModel, parameters: FreeForm, action_type: str) 
     raw = {**base, **request_params}
     escaped = {**base, **tpl.escape_request_parameters(request_params)}
     body = _body(action.request_body, escaped, credential)
-    if method == "POST" and not body:
+    # A cancel may POST nothing (OpenAI's /cancel): ML Commons exempts that action alone.
+    if method == "POST" and not body and action.action_type != ActionType.CANCEL_BATCH_PREDICT:
         raise IllegalArgumentError("Content length is 0. Aborting request to remote model")
     url = _url(action.url, raw, credential)
     headers = tpl.render_headers(action.headers or {}, raw, credential)

@@ -1,8 +1,9 @@
 """Turn a remote model's answer into ML Commons' inference_results, or an error.
 
-Shaping follows ML Commons: a built-in post_process_function turns embeddings into tensors;
-otherwise response_filter (JSONPath) picks part of the body; otherwise the whole JSON body
-becomes dataAsMap ({"response": ...} for arrays, scalars and non-JSON text).
+Shaping follows ML Commons: a built-in post_process_function turns embeddings (or rerank
+scores, ...) into tensors; a Painless one runs (workers/remote/scripted.py); otherwise
+response_filter (JSONPath) picks part of the body; otherwise the whole JSON body becomes
+dataAsMap ({"response": ...} for arrays, scalars and non-JSON text).
 
 Statuses: 200-300 succeed; a 4xx or 5xx is relayed with "Error from remote service: <body>"
 as ML Commons does; anything else (1xx, 3xx, nonsense like 600 or 999) is a 502 naming it,
@@ -16,8 +17,10 @@ from typing import Any
 
 import msgspec
 
+from common import painless
 from common.errors import IllegalArgumentError, RemoteModelError
 from common.json_depth import MAX_DEPTH, nesting_depth
+from workers.remote import post_functions, scripted
 from workers.remote.http import Answer, is_success, quote
 from workers.remote.jsonpath import MISSING, query
 
@@ -50,16 +53,47 @@ def inference_results_body(results: list[dict[str, Any] | msgspec.Raw]) -> str:
 
 
 def inference_result(
-    answer: Answer, *, response_filter: str | None = None, post_process: str | None = None
+    answer: Answer,
+    *,
+    response_filter: str | None = None,
+    post_process: str | None = None,
+    script: painless.Script | None = None,
 ) -> dict[str, Any]:
-    """Return one inference_results entry for a remote answer, or raise its error."""
+    """Return one inference_results entry for a remote answer, or raise its error.
+
+    A post_process that is a Painless script runs as `script` when the caller holds it
+    compiled (a node's prepared model), else compiled from the text (cached per process).
+    """
     _raise_for_status(answer)
+    if painless.is_script(post_process):
+        assert post_process is not None
+        compiled = script or painless.cached(post_process, "script in post_process_function")
+        output = _scripted(answer.body, compiled, response_filter)
+        return {"output": output, "status_code": answer.status}
     data = _parse(answer.body)
     if post_process in EMBEDDING_FUNCTIONS:
         output = _embedding_tensors(data, post_process, response_filter)
+    elif post_process in post_functions.DEFAULT_PATHS:
+        output = post_functions.apply(post_process, data, response_filter)
     else:
         output = [{"name": "response", "dataAsMap": _filtered(data, response_filter)}]
     return {"output": output, "status_code": answer.status}
+
+
+def _scripted(
+    body: str, script: painless.Script, response_filter: str | None
+) -> list[dict[str, Any]]:
+    """ML Commons' processOutput for a script: its JSON is tensors, null keeps the answer."""
+    text = scripted.run_post_process(script, body)
+    if text is None:
+        return [{"name": "response", "dataAsMap": _filtered(_parse(body), response_filter)}]
+    if response_filter:
+        parsed = _parse(scripted.as_text(text))
+        return [{"name": "response", "dataAsMap": _filtered(parsed, response_filter)}]
+    tensors = scripted.tensors_or_text(text)
+    if tensors is None:
+        return [{"name": "response", "dataAsMap": {"response": scripted.as_text(text)}}]
+    return tensors
 
 
 def _raise_for_status(answer: Answer) -> None:
@@ -119,7 +153,10 @@ def _filtered(data: Any, response_filter: str | None) -> dict[str, Any]:
     if response_filter and not isinstance(data, str):
         picked = query(data, response_filter)
         if picked is not MISSING:
-            return _as_map(picked)
+            # ML Commons (AbstractConnector.parseResponse) parses only a picked *string*
+            # holding JSON into dataAsMap; any other value, an object included, goes under
+            # "response" (the Comprehend blueprint's "$" filter shows {"response": {...}}).
+            return _as_map(picked) if isinstance(picked, str) else {"response": picked}
     return _as_map(data) if not isinstance(data, str) else {"response": data}
 
 

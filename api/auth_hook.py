@@ -1,0 +1,72 @@
+"""Authentication and role checks before any route runs, when security is on.
+
+Each request authenticates with HTTP basic auth against the internal users; the User is
+kept for current_user() (api/auth.py), and an action none of the user's roles permits is
+refused (403). The hook reads headers only, never the body: api/limits.py's size checks,
+registered before it, still refuse an oversized body first, unread.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from flask import Flask, Response, g, request
+
+from api.auth import set_current_user
+from api.route_actions import action_for
+from api.routes.security import blueprint as security_blueprint
+from common.security.authenticator import Authenticator
+from common.security.directory import UserDirectory
+from common.security.errors import AuthenticationError, ForbiddenError, LoginBlockedError
+from common.security.failures import FailurePolicy, LoginFailures
+from common.security.roles import denial, permits
+from common.settings import Settings
+
+EXTENSION = "modelgate_auth"
+CHALLENGE = 'Basic realm="OpenSearch Security"'
+_REFUSAL_HEADERS = "modelgate_refusal_headers"
+
+
+def register_auth(app: Flask, settings: Settings) -> None:
+    """With security on: authenticate and authorize every request, and serve authinfo."""
+    if not settings.security_enabled:
+        return
+    store = app.extensions["modelgate"].store
+    policy = FailurePolicy(
+        settings.auth_allowed_tries, settings.auth_time_window_s, settings.auth_block_s
+    )
+    # Failures are counted on the records' Redis: every API process shares the count.
+    failures = LoginFailures(store.redis, store.keys, policy)
+    auth = Authenticator(UserDirectory(settings.users_path), failures)
+    app.extensions[EXTENSION] = auth
+    app.before_request(functools.partial(_authenticate, auth))
+    app.after_request(_refusal_headers)
+    app.register_blueprint(security_blueprint)
+
+
+def _authenticate(auth: Authenticator) -> None:
+    # This runs on every request: the request is looked up once, and its headers are read
+    # from the WSGI environ (werkzeug's header view costs more).
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    environ = req.environ
+    try:
+        user = auth.authenticate(environ.get("HTTP_AUTHORIZATION"), environ.get("REMOTE_ADDR", ""))
+    except AuthenticationError:
+        g.setdefault(_REFUSAL_HEADERS, {"WWW-Authenticate": CHALLENGE})
+        raise
+    except LoginBlockedError as blocked:
+        g.setdefault(_REFUSAL_HEADERS, {"Retry-After": str(blocked.retry_after_s)})
+        raise
+    set_current_user(user)
+    action = action_for(req.endpoint, req.path)
+    if action is not None and not permits(user.roles, action):
+        raise ForbiddenError(denial(action, user))
+
+
+def _refusal_headers(response: Response) -> Response:
+    # The error handler (api/errors.py) builds the envelope; the headers that go with a
+    # refusal are added here: the Basic challenge of a 401, as the Security plugin sends it,
+    # and how long a blocked address waits.
+    if response.status_code in (401, 429):
+        response.headers.update(g.get(_REFUSAL_HEADERS, {}))
+    return response
