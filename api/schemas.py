@@ -203,6 +203,7 @@ class PredictSchema(_Lenient):
     parameters = fields.Dict(keys=fields.String(), load_default=dict)
     action_type = fields.String(load_default="predict")
     text_docs = fields.List(fields.String(), validate=validate.Length(min=1), load_default=None)
+    query_text = fields.String(load_default=None)  # text_similarity input (rerank models)
 
 
 class UndeploySchema(_Lenient):

@@ -132,6 +132,7 @@ class PredictRequest(Message, kw_only=True, frozen=True):
     parameters: FreeForm
     action_type: str = "predict"
     text_docs: list[str] | None = None
+    query_text: str | None = None  # with text_docs: a text_similarity (rerank) input
     trusted: list[str]
     private_ip_enabled: bool
     # plugins.ml_commons.max_json_size when the request was queued; -1 means unlimited.

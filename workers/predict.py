@@ -29,6 +29,7 @@ from workers.remote.preprocess import (
     fill_function,
     parameter_sets,
     remote_inference_parameters,
+    rerank_parameters,
 )
 from workers.runtime import Runtime
 
@@ -69,6 +70,8 @@ def _requests(model: PreparedModel, job: PredictRequest) -> list[FreeForm]:
     given = stringify_parameters(job.parameters)
     function = fill_function(function, {**connector_params, **given})
     script = model.scripts.get(function) if function is not None else None
+    if job.text_docs is not None and job.query_text is not None:
+        return [{**rerank_parameters(function, job.query_text, job.text_docs), **job.parameters}]
     if job.text_docs is not None:
         sets = parameter_sets(function, job.text_docs, connector_params, script)
         return [{**params, **job.parameters} for params in sets]

@@ -87,6 +87,7 @@ def _request(
         parameters=body["parameters"],
         action_type=body["action_type"],
         text_docs=body.get("text_docs"),
+        query_text=body.get("query_text"),
         trusted=list(cluster.trusted_endpoints),
         private_ip_enabled=cluster.private_ip_enabled,
         max_json_size=cluster.max_json_size,

@@ -283,3 +283,29 @@ def test_client_config_retries_5xx_then_gives_the_last_answer(gw: Cluster, tmp_r
         assert statuses == {200, 500}
     finally:
         flaky.stop()
+
+
+def test_text_similarity_input_goes_through_a_rerank_pre_process(
+    gw: Cluster, mock: MockUpstream
+) -> None:
+    model_id = echo_model(
+        gw,
+        mock,
+        request_body=(
+            '{ "query": "${parameters.query}", "documents": ${parameters.documents}, '
+            '"top_n": ${parameters.top_n} }'
+        ),
+        pre_process_function="connector.pre_process.cohere.rerank",
+    )
+    body = {"query_text": 'what is "rerank"?', "text_docs": ["first doc", "second doc"]}
+    for path in (
+        f"/_plugins/_ml/models/{model_id}/_predict",
+        f"/_plugins/_ml/_predict/text_similarity/{model_id}",
+    ):
+        answer = gw.call("POST", path, body)
+        sent = echoed(answer)["json"]
+        assert sent == {
+            "query": 'what is "rerank"?',
+            "documents": ["first doc", "second doc"],
+            "top_n": 2,
+        }

@@ -66,10 +66,21 @@ def test_single_input_functions_send_one_request_per_document(function: str, key
     assert parameter_sets(PRE + function, ["a", "b"], {}) == [{key: "a"}, {key: "b"}]
 
 
-def test_nova_multimodal_picks_the_modality_from_the_document() -> None:
+def test_nova_multimodal_unwraps_the_modality_of_each_document() -> None:
     docs = ['{"text": "hi"}', '{"image": "aGk="}', '{"video": "x"}', '{"audio": "y"}', "plain"]
-    keys = [next(iter(s)) for s in parameter_sets(PRE + "bedrock.nova.embedding", docs, {})]
-    assert keys == ["inputText", "inputImage", "inputVideo", "inputAudio", "inputText"]
+    sets = parameter_sets(PRE + "bedrock.nova.embedding", docs, {})
+    assert sets == [
+        {"text": "hi"},
+        {"image": "aGk="},
+        {"video": "x"},
+        {"audio": "y"},
+        {"text": "plain"},
+    ]
+    # Not an object naming a modality: the document is text, sent unchanged.
+    assert parameter_sets(PRE + "bedrock.nova.embedding", ['["a"]', '{"k": 1}'], {}) == [
+        {"text": '["a"]'},
+        {"text": '{"k": 1}'},
+    ]
 
 
 def test_bedrock_multimodal_sends_text_and_image_together() -> None:

@@ -59,7 +59,7 @@ def parameter_sets(
     if function in PER_DOCUMENT_KEYS:
         return [{PER_DOCUMENT_KEYS[function]: doc} for doc in docs]
     if function == NOVA_MULTIMODAL:
-        return [{_nova_modality(doc): doc} for doc in docs]
+        return [dict([_nova_input(doc)]) for doc in docs]
     if function in MULTIMODAL:
         sets: FreeForm = {"inputText": docs[0]}
         if len(docs) > 1:
@@ -157,16 +157,26 @@ def _parameters_of(output: str | None) -> FreeForm:
     return {key: item if isinstance(item, str) else _json(item) for key, item in parameters.items()}
 
 
-def _nova_modality(doc: str) -> str:
-    for marker, key in (
-        ('"text"', "inputText"),
-        ('"image"', "inputImage"),
-        ('"video"', "inputVideo"),
-        ('"audio"', "inputAudio"),
-    ):
-        if marker in doc:
-            return key
-    return "inputText"
+NOVA_MODALITIES = ("text", "image", "video", "audio")
+
+
+def _nova_input(doc: str) -> tuple[str, str]:
+    """ML Commons' Nova multimodal pre-process: the document's modality and its content.
+
+    A document may be JSON naming its modality ({"image": "<base64>"}), whose value is sent;
+    anything else is text, sent as it is.
+    """
+    try:
+        wrapped = json.loads(doc)
+    except ValueError:
+        return "text", doc
+    if not isinstance(wrapped, dict):
+        return "text", doc
+    for modality in NOVA_MODALITIES:
+        if modality in wrapped:
+            value = wrapped[modality]
+            return modality, value if isinstance(value, str) else json.dumps(value)
+    return "text", doc
 
 
 def _step_size(connector_params: Mapping[str, str | None]) -> int | None:
