@@ -142,6 +142,27 @@ def test_the_node_counts_its_predicts_upstream_calls_and_latency(loaded: dict[st
     assert value(node, "modelgate_node_in_flight", node=ml, role="ml") == 0
 
 
+def test_the_node_counts_upstream_retries(gw: Cluster, mock: MockUpstream) -> None:
+    ml_url = node_metrics_url(gw, "ml-1")
+    action = {**connector_body()["actions"][0], "url": "http://${parameters.endpoint}/status/503"}
+    retrying = {"max_retry_times": 2, "retry_backoff_millis": 10}
+    connector = gw.create_connector(
+        parameters={"endpoint": mock.host}, actions=[action], client_config=retrying
+    )
+    model = gw.register(connector, "metrics-retries", deploy=True)
+    before = scrape(ml_url)
+    assert gw.predict(model, {"messages": MESSAGES}).status_code == 503
+    after = scrape(ml_url)
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("modelgate_upstream_retries_total") == 2
+    assert grew("modelgate_upstream_errors_total", kind="5xx") == 3  # every attempt
+    assert grew("modelgate_upstream_seconds_count") == 3
+    assert value(after, "modelgate_node_predicts_total", model=model, outcome="error") == 1
+
+
 def test_the_node_counts_lifecycle_job_outcomes(loaded: dict[str, Any]) -> None:
     ml = loaded["ml"]
     for action, count in (("register", 2), ("deploy", 2), ("undeploy", 1)):
