@@ -22,7 +22,6 @@ from common.security.failures import FailurePolicy, LoginFailures
 from common.security.roles import denial, permits
 from common.settings import Settings
 
-EXTENSION = "modelgate_auth"
 CHALLENGE = 'Basic realm="OpenSearch Security"'
 _REFUSAL_HEADERS = "modelgate_refusal_headers"
 
@@ -38,7 +37,6 @@ def register_auth(app: Flask, settings: Settings) -> None:
     # Failures are counted on the records' Redis: every API process shares the count.
     failures = LoginFailures(store.redis, store.keys, policy)
     auth = Authenticator(UserDirectory(settings.users_path), failures)
-    app.extensions[EXTENSION] = auth
     app.before_request(functools.partial(_authenticate, auth))
     app.after_request(_refusal_headers)
     app.register_blueprint(security_blueprint)

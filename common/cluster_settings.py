@@ -69,8 +69,10 @@ DEFINITIONS: dict[str, Definition] = {
     "allow_registering_model_via_local_file": Definition("bool", False),
     # The cap on an upstream answer's size, in bytes, that a node reads and parses; -1 lifts it.
     "max_json_size": Definition("int", 100_000_000, -1, 2**31 - 1),
+    # Where a remote predict goes (common/dispatch.py). ML Commons' default is round_robin;
+    # modelgate's is least_load, its shared pull list: docs/decisions/0006 says why.
     "task_dispatch_policy": Definition(
-        "choice", "round_robin", choices=("round_robin", "least_load")
+        "choice", "least_load", choices=("round_robin", "least_load")
     ),
 }
 
@@ -90,7 +92,7 @@ class ClusterSettings:
     sync_up_interval_s: int
     controller_enabled: bool = True
     # Which predict list a remote predict goes on (common/dispatch.py).
-    task_dispatch_policy: str = "round_robin"
+    task_dispatch_policy: str = "least_load"
     batch_inference_enabled: bool = True
     max_batch_tasks: int = 100
 

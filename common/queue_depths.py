@@ -7,17 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from celery import Celery
 
 from common.errors import QueueUnavailableError
-from common.queueing import QUEUE_ML, QUEUE_ML_OR_DATA, node_queue
+from common.queueing import QUEUE_ML, QUEUE_ML_OR_DATA, job_queue_depths, node_queue
 from common.store import Store
 
 SHARED_QUEUES = (QUEUE_ML, QUEUE_ML_OR_DATA)
 PREDICT, IN_FLIGHT, CELERY = "predict", "in_flight", "celery"
-REDIS_DRIVER = "redis"  # kombu's driver_type of the Redis transport
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,33 +53,10 @@ def celery_depths(celery: Celery, node_ids: list[str]) -> list[QueueDepth]:
     Raises:
         QueueUnavailableError: the broker cannot be reached.
     """
-    with celery.connection_for_read() as conn:
-        try:
-            return _count_all(conn, queue_names(node_ids))
-        except conn.connection_errors as error:
-            raise QueueUnavailableError(f"The job broker is unavailable: {error}") from None
-
-
-def _count_all(conn: Any, queues: list[str]) -> list[QueueDepth]:
-    depths = []
-    channel = conn.channel()
+    # The transport's own error classes; making the Connection object does not connect.
+    errors = celery.connection_for_read().connection_errors
     try:
-        for queue in queues:
-            count, channel = _message_count(conn, channel, queue)
-            depths.append(QueueDepth(CELERY, queue, count))
-    finally:
-        channel.close()
-    return depths
-
-
-def _message_count(conn: Any, channel: Any, queue: str) -> tuple[int, Any]:
-    # On Redis a passive declare finds no queue under a global_keyprefix (kombu 5.5 does not
-    # prefix its EXISTS); a plain declare there creates nothing and counts the same list. On
-    # AMQP it must stay passive: declaring with other arguments than the nodes' would fail.
-    passive = conn.transport.driver_type != REDIS_DRIVER
-    try:
-        return int(channel.queue_declare(queue=queue, passive=passive).message_count), channel
-    except conn.channel_errors:
-        # A queue never declared or drained away (Redis drops an empty list) holds nothing;
-        # AMQP closes the channel on that answer, so the next queue needs a fresh one.
-        return 0, conn.channel()
+        counts = job_queue_depths(celery, queue_names(node_ids))
+    except errors as error:
+        raise QueueUnavailableError(f"The job broker is unavailable: {error}") from None
+    return [QueueDepth(CELERY, queue, count) for queue, count in counts.items()]

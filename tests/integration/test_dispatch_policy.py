@@ -99,6 +99,12 @@ def test_least_load_leaves_predicts_on_the_shared_list(policy_gw: Cluster, slow_
     assert _queues_in_flight(gw, _model(gw, slow_mock), 4) == {"ml_or_data"}
 
 
+def test_unset_means_least_load(policy_gw: Cluster, slow_mock: MockUpstream):
+    gw = policy_gw
+    gw.set_settings(only_run_on_ml_node=False, task_dispatch_policy=None)
+    assert _queues_in_flight(gw, _model(gw, slow_mock), 4) == {"ml_or_data"}
+
+
 def test_round_robin_puts_predicts_on_the_nodes_own_lists(
     policy_gw: Cluster, slow_mock: MockUpstream
 ):

@@ -8,6 +8,7 @@ import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -16,7 +17,7 @@ from common.connectors import build_document
 from common.crypto import CredentialCipher, KeyRing, key_id, new_master_key, sealed_by
 from common.key_rotation import Rotation, RotationError
 from common.keyring import EnvKeys, KeyFile, open_ring
-from common.records import Connector
+from common.records import Connector, MLTaskType
 from common.store import Store, connect
 from tests.integration.cluster import (
     LOOPBACK_TRUSTED,
@@ -257,14 +258,19 @@ def test_a_registration_queued_under_the_old_key_keeps_it_until_it_is_stored(
         parameters={"endpoint": mock.host, "model": "m"}, credential={"openAI_key": SECRET}
     )
     body = {"name": f"rot-queued-{uuid.uuid4().hex[:8]}", "function_name": "remote"}
-    answer = rot.ok("POST", "/_plugins/_ml/models/_register", {**body, "connector": inline})
-
-    with pytest.raises(RotationError, match="registrations queued before the rotation"):
-        Rotation(rot.store, key_file, settle_s=0.2, register_wait_s=1).run()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The API holds the request until a node stores the record (or its timeout).
+        pending = pool.submit(
+            rot.ok, "POST", "/_plugins/_ml/models/_register", {**body, "connector": inline}
+        )
+        wait_for(lambda: _queued_registers(rot.store), 20, "the register job to be queued")
+        with pytest.raises(RotationError, match="registrations queued before the rotation"):
+            Rotation(rot.store, key_file, settle_s=0.2, register_wait_s=1).run()
+        rot.start_node("ml", "rot-ml-1")
+        answer = pending.result(timeout=60)
     halfway = key_file.load()
     assert halfway is not None and halfway.ids[1:] == old.ids  # the old key stays
 
-    rot.start_node("ml", "rot-ml-1")
     assert rot.task(answer["task_id"])["state"] == "COMPLETED"
     model = rot.store.models.get(answer["model_id"])
     assert model is not None and model.connector is not None
@@ -275,3 +281,9 @@ def test_a_registration_queued_under_the_old_key_keeps_it_until_it_is_stored(
     assert done is not None and done.ids == [halfway.newest_id]
     assert _key_ids(rot.store) == {halfway.newest_id}
     assert _all_open(rot.store, done)
+
+
+def _queued_registers(store: Store) -> list[str]:
+    """The ids of the register tasks not finished yet."""
+    found = [(i, store.tasks.get(i)) for i in store.active_tasks.older_than(0)]
+    return [i for i, task in found if task and task.task_type == MLTaskType.REGISTER_MODEL]

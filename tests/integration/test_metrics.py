@@ -147,7 +147,7 @@ def test_the_node_counts_upstream_retries(gw: Cluster, mock: MockUpstream) -> No
     action = {**connector_body()["actions"][0], "url": "http://${parameters.endpoint}/status/503"}
     retrying = {"max_retry_times": 2, "retry_backoff_millis": 10}
     connector = gw.create_connector(
-        parameters={"endpoint": mock.host}, actions=[action], client_config=retrying
+        parameters={"endpoint": mock.host, "model": "m"}, actions=[action], client_config=retrying
     )
     model = gw.register(connector, "metrics-retries", deploy=True)
     before = scrape(ml_url)

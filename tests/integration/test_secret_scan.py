@@ -1,17 +1,21 @@
-"""No stored or logged trace of a credential: after register, deploy, predict and error paths,
-every key and value in both Redis servers, their files (the append-only file keeps every write
-ever made, consumed Celery messages included) and every process log are searched for the
-plain values, also as base64 would carry them inside a message body."""
+"""No stored or logged trace of a credential or a user's password: after register, deploy,
+predict, logins and error paths, every key and value in both Redis servers, their files (the
+append-only file keeps every write ever made, consumed Celery messages included) and every
+process log are searched for the plain values, also as base64 would carry them (inside a
+message body, or a basic-auth header)."""
 
 from __future__ import annotations
 
 import base64
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from common.security.passwords import hash_password
+from common.security.users_file import UserEntry, add_user
 from tests.integration.cluster import Cluster, MockUpstream, connector_body, wait_for
 from tests.integration.redis_dump import found_in_files, found_in_redis
 from tools.embedded_redis import EmbeddedRedis, read_password
@@ -135,3 +139,47 @@ def test_the_scan_finds_a_value_where_it_is() -> None:
     for prefix in ("", "a", "ab", "abc"):
         carried = base64.b64encode(f'{prefix}{{"key": "{secret}"}}'.encode())
         assert any(needle in carried for needle in _needles(secret)[1:]), prefix
+
+
+class _SecuredCluster(Cluster):
+    """Security on: GET / answers 401 to the readiness probe, which is serving too."""
+
+    def _api_up(self) -> bool:
+        try:
+            return requests.get(self.url + "/", timeout=1).status_code in (200, 401)
+        except requests.ConnectionError:
+            return False
+
+
+def test_no_user_password_is_stored_or_logged(
+    redis_server: EmbeddedRedis, queue_server: EmbeddedRedis, tmp_path: Path
+) -> None:
+    password = f"pw-{uuid.uuid4().hex}"
+    users = tmp_path / "internal_users.yml"
+    entry = UserEntry(hash=hash_password(password, rounds=4), roles=("all_access",))
+    add_user(users, "scanner", entry)
+    base = Cluster.create(redis_server.url, tmp_path, "scanpw", queue_server.url)
+    settings = replace(base.settings, security=True, users_file=users)
+    secured = _SecuredCluster(settings=settings, tmp=tmp_path)
+    ml = f"{secured.url}/_plugins/_ml"
+    try:
+        secured.start_api()
+        good = ("scanner", password)
+        assert requests.get(secured.url + "/", auth=good, timeout=10).status_code == 200
+        for wrong in (("scanner", password + "x"), ("nobody", password)):
+            assert requests.get(secured.url + "/", auth=wrong, timeout=10).status_code == 401
+        trust = {"persistent": {"plugins.ml_commons.trusted_connector_endpoints_regex": [".*"]}}
+        assert requests.put(f"{secured.url}/_cluster/settings", json=trust, auth=good).ok
+        body = connector_body(credential={"openAI_key": f"sk-{password}"})
+        created = requests.post(f"{ml}/connectors/_create", json=body, auth=good, timeout=10)
+        assert created.status_code == 200, created.text
+        refused = requests.post(f"{ml}/connectors/_create", json={}, auth=good, timeout=10)
+        assert refused.status_code == 400
+    finally:
+        secured.stop()
+    assert _logs(tmp_path)
+    for needle in _needles(password):
+        for server in (redis_server, queue_server):
+            assert found_in_redis(server.url, needle) == []
+        assert found_in_files(tmp_path, needle) == []
+        assert found_in_files(redis_server.data_dir, needle) == []
