@@ -98,7 +98,7 @@ def _is_utf8_encodable(text: str) -> bool:
 def _python_tree(pattern: str) -> Any:
     # re._parser is the stdlib's own regex parser; its tree is the reliable way to see
     # quantifier nesting and backreferences.
-    from re import _parser  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined,unused-ignore]
 
     try:
         return _parser.parse(pattern)

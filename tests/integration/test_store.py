@@ -124,9 +124,7 @@ def _second_process_store(store: Store, redis_server: EmbeddedRedis) -> Store:
     return Store(connect(redis_server.url), store.keys.prefix)
 
 
-def test_all_sees_every_write_made_through_another_store(
-    store: Store, redis_server: EmbeddedRedis
-):
+def test_all_sees_every_write_made_through_another_store(store: Store, redis_server: EmbeddedRedis):
     other = _second_process_store(store, redis_server)
     first = new_task(MLTaskType.REGISTER_MODEL, is_async=False)
     store.tasks.put("t1", first)
