@@ -8,7 +8,7 @@ from msgspec import structs
 
 from common.errors import IllegalArgumentError
 from common.records import ModelGroup, now_ms, to_wire
-from common.security.model_access import GroupAccess
+from common.security.access import AccessFields
 from common.store import Store
 
 ACCESS_FIELDS_MESSAGE = (
@@ -23,7 +23,7 @@ def create_group(
     name: str,
     description: str | None,
     *,
-    access: GroupAccess | None = None,
+    access: AccessFields | None = None,
 ) -> str:
     """Store a new model group, public unless registered under access control (`access`);
     a taken name is ML Commons' 400."""

@@ -51,6 +51,15 @@ def holds_all(user: User, roles: Iterable[str]) -> bool:
 
 
 @dataclass(frozen=True)
+class AccessFields:
+    """What a connector or model group created under access control stores."""
+
+    owner: Owner
+    access: str
+    backend_roles: list[str] | None
+
+
+@dataclass(frozen=True)
 class AccessRequest:
     """The access-control fields of a request body, as ML Commons parses them."""
 

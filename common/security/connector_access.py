@@ -5,14 +5,13 @@ Active only with a user (security on) and plugins.ml_commons.connector_access_co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from common.errors import IllegalArgumentError
-from common.records import Connector, Owner
+from common.records import Connector
 from common.security.access import (
     PRIVATE,
     PUBLIC,
     RESTRICTED,
+    AccessFields,
     AccessRequest,
     Visible,
     holds_all,
@@ -62,16 +61,7 @@ def visible(user: User | None, enabled: bool) -> Visible | None:
     return visible_to(user)
 
 
-@dataclass(frozen=True)
-class ConnectorAccess:
-    """What a connector created under access control stores."""
-
-    owner: Owner
-    access: str
-    backend_roles: list[str] | None
-
-
-def on_create(request: AccessRequest, user: User) -> ConnectorAccess:
+def on_create(request: AccessRequest, user: User) -> AccessFields:
     """Check a create request's access fields (validateRequest4AccessControl, in order).
 
     Raises:
@@ -89,7 +79,7 @@ def on_create(request: AccessRequest, user: User) -> ConnectorAccess:
     if mode == RESTRICTED:
         _check_restricted(request, user)
     roles = list(user.backend_roles) if request.adds_all else request.backend_roles
-    return ConnectorAccess(owner=owner_of(user), access=mode, backend_roles=roles)
+    return AccessFields(owner=owner_of(user), access=mode, backend_roles=roles)
 
 
 def _check_restricted(request: AccessRequest, user: User) -> None:

@@ -6,15 +6,15 @@ Active only with a user (security on) and plugins.ml_commons.model_access_contro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from common.errors import IllegalArgumentError
-from common.records import ModelGroup, Owner
+from common.records import ModelGroup
 from common.security.access import (
     PRIVATE,
     PUBLIC,
     RESTRICTED,
+    AccessFields,
     AccessRequest,
     Visible,
     holds_all,
@@ -74,16 +74,7 @@ def unavailable_name(name: str, group_id: str) -> str:
     )
 
 
-@dataclass(frozen=True)
-class GroupAccess:
-    """What a model group registered under access control stores."""
-
-    owner: Owner
-    access: str
-    backend_roles: list[str] | None
-
-
-def on_register(request: AccessRequest, user: User) -> GroupAccess:
+def on_register(request: AccessRequest, user: User) -> AccessFields:
     """Check a register request's access fields (validateRequestForAccessControl, in order).
 
     Raises:
@@ -103,7 +94,7 @@ def on_register(request: AccessRequest, user: User) -> GroupAccess:
     if mode == RESTRICTED:
         _check_restricted_register(request, user)
     roles = list(user.backend_roles) if request.adds_all else request.backend_roles
-    return GroupAccess(owner=owner_of(user), access=mode, backend_roles=roles or None)
+    return AccessFields(owner=owner_of(user), access=mode, backend_roles=roles or None)
 
 
 def _check_restricted_register(request: AccessRequest, user: User) -> None:
