@@ -144,15 +144,16 @@ def environment_help(sub: SubCommand) -> str:
     note += f"; it sets {', '.join(sub.sets)} itself" if sub.sets else ""
     lines = [textwrap.fill(f"environment (unset or empty: the default{note}):", HELP_WIDTH)]
     defaults = Settings()
+    indent = " " * (NAME_WIDTH + 2)
     for var in variables:
         text = f"{var.help} ({defaults.describe(var)})"
+        # A name too long for its column gets a line of its own, as argparse does for flags.
+        fits = len(var.name) < NAME_WIDTH
+        first = f"  {var.name:<{NAME_WIDTH}}" if fits else indent
+        if not fits:
+            lines.append(f"  {var.name}")
         lines.append(
-            textwrap.fill(
-                text,
-                HELP_WIDTH,
-                initial_indent=f"  {var.name:<{NAME_WIDTH}}",
-                subsequent_indent=" " * (NAME_WIDTH + 2),
-            )
+            textwrap.fill(text, HELP_WIDTH, initial_indent=first, subsequent_indent=indent)
         )
     return "\n".join(lines)
 

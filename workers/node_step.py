@@ -22,7 +22,6 @@ from common.settings import Settings
 from common.store import open_store
 from workers.deploy import resume_unfinished
 from workers.heartbeat import Heartbeat
-from workers.metrics import PrometheusNodeMetrics
 from workers.predict_consumer import PredictConsumer
 from workers.runtime import NodeIdentity, Runtime, install
 
@@ -119,6 +118,9 @@ class NodeStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships n
         worker.setup_queues(queues_for(node.role, node.id))
         self._runtime = Runtime.build(self._settings, worker.app, node)
         if self._settings.metrics:
+            # Imported here: prometheus_client reads the whole environment when imported.
+            from workers.metrics_server import PrometheusNodeMetrics
+
             self._runtime.metrics = PrometheusNodeMetrics(
                 node.id, node.role, self._runtime.stats, self._settings.predict_timeout_s
             )

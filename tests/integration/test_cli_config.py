@@ -64,10 +64,27 @@ EVERY |= SHARED
 METRICS = {"MODELGATE_METRICS"}
 NODE_METRICS = METRICS | {"MODELGATE_METRICS_PORT", "MODELGATE_METRICS_HOST"}
 EVERY |= NODE_METRICS
+# Celery's broker when it is not the records' Redis (RabbitMQ), and its queue type.
+BROKER = {"MODELGATE_BROKER_URL", "MODELGATE_BROKER_QUEUE_TYPE"}
+SHARED |= BROKER
+EVERY |= BROKER
+# The API's authentication and TLS (and up's, which starts the API).
+SECURITY = {
+    "MODELGATE_SECURITY",
+    "MODELGATE_SECURITY_DISABLED_ON_PUBLIC_ADDRESS_I_UNDERSTAND",
+    "MODELGATE_USERS_FILE",
+    "MODELGATE_TLS_CERT_FILE",
+    "MODELGATE_TLS_KEY_FILE",
+    "MODELGATE_AUTH_ALLOWED_TRIES",
+    "MODELGATE_AUTH_TIME_WINDOW",
+    "MODELGATE_AUTH_BLOCK_SECONDS",
+}
+EVERY |= SECURITY
 # What each sub-command's --help must list: the variables it (or what it starts) reads.
 READS = {
     "api": SHARED
     | METRICS
+    | SECURITY
     | {
         "MODELGATE_HOST",
         "MODELGATE_PORT",
@@ -208,7 +225,7 @@ def test_help_lists_every_variable_the_command_reads_with_its_default(
     stdout = helps[sub].stdout
     assert helps[sub].code == 0, helps[sub].stderr
     environment = stdout.split("\nenvironment", 1)[1]
-    listed = re.findall(r"^  (MODELGATE_\w+) ", environment, flags=re.MULTILINE)
+    listed = re.findall(r"^  (MODELGATE_\w+)(?: |$)", environment, flags=re.MULTILINE)
     assert set(listed) == READS[sub]
     entries = [" ".join(entry.split()) for entry in re.split(r"\n  (?=MODELGATE_)", environment)]
     assert all(re.search(r"\((default|unset): [^)]+\)$", e) for e in entries[1:]), entries

@@ -9,7 +9,7 @@ from api import create_app
 from common.metrics import LATENCY_BUCKETS, Outcome, outcome_of, upstream_error_kind
 from common.settings import Settings
 from tools.bench.metrics_cost import MetricsCost, Run
-from workers.metrics import Latency
+from workers.metrics_server import Latency
 
 SAMPLES = [0.0, 0.0005, 0.0007, 0.001, 0.0011, 0.3, 2.5, 59.9, 60.0, 61.0, 1e9]
 
