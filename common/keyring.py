@@ -96,9 +96,12 @@ class KeyFile:
         _sync_dir(self.path.parent)
 
     def _write_temp(self, ring: KeyRing) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         temp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as error:  # e.g. a read-only mount: say so in one line
+            raise KeyRingError(f"cannot write {self.where}: {error.strerror}") from None
         try:
             os.write(fd, ring.text().encode("ascii"))
             os.fsync(fd)

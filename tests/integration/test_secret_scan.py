@@ -169,7 +169,9 @@ def test_no_user_password_is_stored_or_logged(
         for wrong in (("scanner", password + "x"), ("nobody", password)):
             assert requests.get(secured.url + "/", auth=wrong, timeout=10).status_code == 401
         trust = {"persistent": {"plugins.ml_commons.trusted_connector_endpoints_regex": [".*"]}}
-        assert requests.put(f"{secured.url}/_cluster/settings", json=trust, auth=good).ok
+        assert requests.put(
+            f"{secured.url}/_cluster/settings", json=trust, auth=good, timeout=10
+        ).ok
         body = connector_body(credential={"openAI_key": f"sk-{password}"})
         created = requests.post(f"{ml}/connectors/_create", json=body, auth=good, timeout=10)
         assert created.status_code == 200, created.text
