@@ -100,7 +100,7 @@ class ApiMetrics:
 
     def render(self) -> Response:
         """The metrics of every API process, in Prometheus' text format."""
-        return Response(render_latest(self.registry), mimetype=CONTENT_TYPE_LATEST)
+        return Response(render_latest(self.registry), content_type=CONTENT_TYPE_LATEST)
 
 
 class QueueDepthCollector(Collector):

@@ -85,11 +85,24 @@ ENDPOINTS = (
     Endpoint("GET", f"{ML}/profile", "none"),
     Endpoint("GET", f"{ML}/profile/models", "none"),
     Endpoint("GET", f"{ML}/profile/models/{{model_id}}", "none"),
+    Endpoint("POST", f"{ML}/models/{{model_id}}/_batch_predict", "predict"),
+    Endpoint("POST", f"{ML}/tasks/{{task_id}}/_cancel", "none"),
+    Endpoint("POST", f"{ML}/controllers/{{model_id}}", "none"),
+    Endpoint("PUT", f"{ML}/controllers/{{model_id}}", "none"),
+    Endpoint("GET", f"{ML}/controllers/{{model_id}}", "none"),
+    Endpoint("DELETE", f"{ML}/controllers/{{model_id}}", "none"),
+    Endpoint("GET", "/metrics", "none"),
 )
 
 # ML Commons itself answers 500 for these (spec 8.6: transport failure, upstream 5xx passed on);
 # any other 5xx but 502/503/504 is a defect.
-SPEC_500_REASONS = ("Error communicating with remote model", "Error from remote service")
+SPEC_500_REASONS = (
+    "Error communicating with remote model",
+    "Error from remote service",
+    # Features a fuzzed cluster setting switched off: ML Commons' IllegalStateException (500).
+    "Offline Batch Inference is currently disabled",
+    "Controller is currently disabled",
+)
 ALLOWED_5XX = (502, 503, 504)
 SETTING_NAMES = tuple(cs.PREFIX + short for short in cs.DEFINITIONS)
 BASELINE = {  # the gw fixture's settings: loopback trusted, private IPs allowed
@@ -136,6 +149,9 @@ def check(answer: Answer) -> None:
     assert answer.status < 500 or _allowed_5xx(answer), what
     if answer.method == "HEAD" or (answer.method == "OPTIONS" and answer.status < 300):
         return  # no body by definition (OPTIONS answers with an Allow header only)
+    if answer.target == "/metrics" and answer.status == 200:  # Prometheus' text format
+        assert answer.content_type == "text/plain; version=1.0.0; charset=utf-8", what
+        return
     assert answer.content_type.startswith("application/json"), what
     payload = json.loads(answer.data)
     if answer.status >= 300:
