@@ -1,4 +1,5 @@
-"""Settle tasks whose worker node died: never leave a task RUNNING forever."""
+"""Settle what a dead worker node left: its predicts go to live nodes (or are answered), and
+no task stays RUNNING forever."""
 
 from __future__ import annotations
 
@@ -32,15 +33,19 @@ return 0
 def sweep(store: Store, ttl_s: float) -> int:
     """Requeue dead nodes' predicts and settle their tasks; return how much was touched."""
     nodes = store.nodes.all()
-    live = {n.id for n in alive(nodes, ttl_s)}
+    live_nodes = alive(nodes, ttl_s)
+    live = {n.id for n in live_nodes}
     # A silent node whose process still runs on this host is stalled, not dead: its requests
     # may already be upstream, and requeueing them would send them twice.
     stalled = {n.id for n in nodes if n.id not in live and _still_running(n)}
     touched = 0
     for node_id in store.nodes.known_ids():
-        if node_id not in live and node_id not in stalled:
+        if node_id in live:
+            continue
+        if node_id not in stalled:
             touched += store.predicts.requeue_inflight(node_id)
-            touched += _reroute_own_list(store, node_id, alive(nodes, ttl_s))
+        # What waits on its own list was never taken: safe to move even from a stalled node.
+        touched += _reroute_own_list(store, node_id, live_nodes)
     for task_id in store.active_tasks.older_than(ttl_s):
         task = store.tasks.get(task_id)
         if task is None or task.is_final:

@@ -82,6 +82,7 @@ def _queues_in_flight(gw: Cluster, model_id: str, count: int) -> set[str]:
                     request = PredictRequest.decode(raw)
                     if request.model_id == model_id:
                         seen.add(request.queue)
+            done.wait(0.005)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()

@@ -333,7 +333,7 @@ def test_defaults_are_echoed_as_strings():
     assert defaults[P + "only_run_on_ml_node"] == "true"
     assert defaults[P + "connector.private_ip_enabled"] == "false"
     assert defaults[P + "max_model_on_node"] == "10"
-    assert defaults[P + "task_dispatch_policy"] == "round_robin"
+    assert defaults[P + "task_dispatch_policy"] == "least_load"  # decision 0006
     assert defaults[REGEX] == cs.DEFAULT_TRUSTED_ENDPOINTS
 
 

@@ -154,7 +154,7 @@ def latency_by_node(result: Result) -> str:
 def _node_label(result: Result, name: str) -> str:
     node = next(n for n in result["nodes"] if n["name"] == name)
     failing = f", {node['failure_rate']:.0%} fail" if node["failure_rate"] else ""
-    return f"{name}\n({node['latency_ms']:g} ms upstream{failing})"
+    return f"{name}\n({node['latency_ms']:.0f} ms upstream{failing})"
 
 
 def queue_depth(result: Result) -> str:

@@ -11,7 +11,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tools.arguments import non_negative_int, positive_int
+import aiohttp
+
+from tools.arguments import (
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from tools.bench.errors import SetupError
 from tools.bench.provision import prepare_models
 from tools.simulate.cluster import SimCluster, StartError
@@ -21,40 +29,21 @@ from tools.simulate.results import Result, to_result, write_json
 from tools.simulate.spec import SimSpec, bool_list, policy_list, sim_spec
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("expected a number from 0 to 1")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("expected a number above 0")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("expected a number of 0 or more")
-    return value
-
-
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Register the simulate flags."""
     add = parser.add_argument
     add("--ml-nodes", type=positive_int, default=2, help="ML nodes (ml-1..ml-N; default 2)")
     add("--data-nodes", type=non_negative_int, default=2, help="data nodes (default 2)")
-    add("--latency-ms", type=_non_negative, default=20.0, help="upstream latency of every node")
+    add(
+        "--latency-ms", type=non_negative_float, default=20.0, help="upstream latency of every node"
+    )
     add(
         "--skew",
-        type=_positive,
+        type=positive_float,
         default=1.0,
         help="the last node's upstream is this many times slower than the first's (linear)",
     )
-    add("--failure-rate", type=_fraction, default=0.0, help="share of upstream calls failing")
+    add("--failure-rate", type=fraction, default=0.0, help="share of upstream calls failing")
     add(
         "--node-latency",
         action="append",
@@ -81,19 +70,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=("least_load", "round_robin"),
         help="task_dispatch_policy values to run (default both)",
     )
-    add("--phase-seconds", type=_positive, default=10.0, help="load per scenario (default 10)")
+    add("--phase-seconds", type=positive_float, default=10.0, help="load per scenario (default 10)")
     add("--concurrency", type=positive_int, default=16, help="predicts in flight (default 16)")
     add("--kill-node", default=None, metavar="NAME", help="SIGKILL this node during the run")
     add(
         "--kill-at",
-        type=_non_negative,
+        type=non_negative_float,
         default=None,
         metavar="SECONDS",
         help="when to kill it, in seconds since the load started",
     )
     add(
         "--heartbeat",
-        type=_positive,
+        type=positive_float,
         default=0.5,
         help="node heartbeat interval; a node is dead after 3 missed (default 0.5 s)",
     )
@@ -138,7 +127,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
     try:
         result = run(spec, args.output, args.workdir)
-    except (StartError, SetupError, RuntimeError) as error:
+    except (StartError, SetupError, RuntimeError, aiohttp.ClientError) as error:
         print(f"simulate: {error}", file=sys.stderr)
         return 1
     for phase in result["summary"]["phases"]:

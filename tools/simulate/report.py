@@ -25,7 +25,8 @@ SECTIONS = (
         "Each band is one node's share of the predicts answered in that moment. With "
         "only_run_on_ml_node true only the blue (ML) bands appear; with false the orange (data) "
         "nodes take a share too. round_robin gives every node the same share whatever its speed; "
-        "least_load (the shared list) gives faster nodes more.",
+        "under least_load (the shared list) whichever node has a free slot takes the next "
+        "request, so once nodes are busy the faster ones take more.",
         charts.share_by_node,
     ),
     ("Predicts by role", "The same, added up per role.", charts.share_by_role),
@@ -49,7 +50,7 @@ SECTIONS = (
 def _nodes_table(result: Result) -> str:
     rows = "".join(
         f"<tr><td class='{n['role']}'>{html.escape(n['name'])}</td>"
-        f"<td>{html.escape(charts.ROLE_NAMES[n['role']])}</td><td>{n['latency_ms']:g}</td>"
+        f"<td>{html.escape(charts.ROLE_NAMES[n['role']])}</td><td>{n['latency_ms']:.1f}</td>"
         f"<td>{n['failure_rate']:.0%}</td></tr>"
         for n in result["nodes"]
     )

@@ -50,9 +50,12 @@ def _named_values(pairs: list[str], what: str) -> dict[str, float]:
     values: dict[str, float] = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
+        try:
+            values[name] = float(text)
+        except ValueError:
+            sep = ""
         if not sep or not name:
-            raise ValueError(f"{what} wants NAME=VALUE, got {pair!r}")
-        values[name] = float(text)
+            raise ValueError(f"{what} wants NAME=NUMBER, got {pair!r}")
     return values
 
 
@@ -66,6 +69,10 @@ def node_specs(args: argparse.Namespace) -> tuple[NodeSpec, ...]:
     unknown = (set(latency) | set(failure)) - {name for name, _ in names}
     if unknown:
         raise ValueError(f"no such node: {', '.join(sorted(unknown))}")
+    if any(ms < 0 for ms in latency.values()):
+        raise ValueError("--node-latency must be 0 or more")
+    if any(not 0 <= rate <= 1 for rate in failure.values()):
+        raise ValueError("--node-failure-rate must be between 0 and 1")
     specs = []
     for index, (name, role) in enumerate(names):
         step = index / (len(names) - 1) if len(names) > 1 else 0.0
