@@ -27,6 +27,7 @@ from common.errors import GatewayTimeoutError, MLCommonsError, NotFoundError
 from common.messages import BatchJob, ErrorInfo, JobReply
 from common.records import ActionType, ConnectorAction, FreeForm, MLTask, MLTaskState
 from common.tasks import merge_remote_job, set_remote_job, set_state
+from workers.deploy import load_model
 from workers.model_cache import PreparedModel
 from workers.remote.connector import build_request
 from workers.remote.http import Answer, is_success
@@ -114,13 +115,7 @@ def _prepared(rt: Runtime, task: MLTask) -> PreparedModel:
     model = rt.store.models.get(task.model_id or "")
     if model is None:
         raise NotFoundError(MISSING_MODEL)
-    connector = model.connector
-    if connector is None:
-        connector_id = model.connector_id or ""
-        connector = rt.store.connectors.require(
-            connector_id, f"Failed to find connector:{connector_id}"
-        )
-    return rt.cache.prepare(model.serving_generation, connector, rt.cipher.decrypt)
+    return load_model(rt, model)
 
 
 def _call(
@@ -140,16 +135,7 @@ def _call(
         action.action_type,
     )
     require_trusted(outbound.url, job.trusted)
-    send = rt.http.send(
-        outbound.method,
-        outbound.url,
-        headers=outbound.headers,
-        body=outbound.body,
-        connect_timeout=outbound.connect_timeout,
-        read_timeout=outbound.read_timeout,
-        max_body=job.max_json_size,
-        allow_private=job.private_ip_enabled,
-    )
+    send = outbound.send(rt.http, max_body=job.max_json_size, allow_private=job.private_ip_enabled)
     answer = rt.http.run(_bounded(send, rt.settings.predict_timeout_s))
     return answer, outbound.response_filter, outbound.post_process
 

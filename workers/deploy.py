@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 NOT_READY = "Model not ready yet. Please deploy the model first."
 
 
-def _load(rt: Runtime, model: MLModel) -> PreparedModel:
+def load_model(rt: Runtime, model: MLModel) -> PreparedModel:
     """Read a model's connector and decrypt its credentials (no lock: may be slow)."""
     connector = model.connector
     if connector is None:
@@ -42,14 +42,14 @@ def hold_model(
     a holder. With `epoch`, a deploy planned before the latest undeploy is refused too.
     """
     store = rt.store
-    prepared = _load(rt, store.models.require(model_id, "Failed to find model"))
+    prepared = load_model(rt, store.models.require(model_id, "Failed to find model"))
     with store.deployments.lifecycle_lock(model_id):
         model = store.models.require(model_id, "Failed to find model")
         overtaken = epoch is not None and store.deployments.epoch(model_id) != epoch
         if overtaken or not model.is_serving:
             raise IllegalArgumentError(refusal)
         if model.serving_generation != prepared.generation:
-            prepared = _load(rt, model)  # changed since the first read
+            prepared = load_model(rt, model)  # changed since the first read
         store.deployments.add_holder(model_id, rt.node.id)
         rt.cache.put(model_id, prepared)
     return prepared

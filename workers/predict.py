@@ -126,15 +126,8 @@ async def _call(rt: Runtime, outbound: Outbound, job: PredictRequest) -> Answer:
     """Send once, giving up a little before the deadline (a body may never end)."""
     try:
         async with asyncio.timeout(job.deadline - DEADLINE_RESERVE_S - time.time()):
-            return await rt.http.send(
-                outbound.method,
-                outbound.url,
-                headers=outbound.headers,
-                body=outbound.body,
-                connect_timeout=outbound.connect_timeout,
-                read_timeout=outbound.read_timeout,
-                max_body=job.max_json_size,
-                allow_private=job.private_ip_enabled,
+            return await outbound.send(
+                rt.http, max_body=job.max_json_size, allow_private=job.private_ip_enabled
             )
     except TimeoutError:  # only this timeout: http.send turns its own into transport errors
         raise GatewayTimeoutError(NO_ANSWER) from None

@@ -10,6 +10,7 @@ from api.routes.body import json_body
 from api.schemas import ClusterSettingsSchema, load
 from api.services import services
 from common import cluster_settings as cs
+from common.view import SETTINGS
 
 blueprint = Blueprint("cluster", __name__)
 
@@ -30,10 +31,13 @@ def put_settings() -> dict[str, Any]:
         scope: cs.validate(cs.flatten(body[scope], scope), scope)
         for scope in ("persistent", "transient")
     }
-    store = services().store
+    svc = services()
     for scope, updates in changes.items():
         if updates:
-            store.cluster_settings.write(scope, updates)
+            svc.store.cluster_settings.write(scope, updates)
+    # This process's view learns of the change by pub/sub like every other; without this a
+    # request right after the call could still act on the old value here.
+    svc.view.drop(SETTINGS)
     echoed = {scope: {k: v for k, v in u.items() if v is not None} for scope, u in changes.items()}
     return {"acknowledged": True, **{scope: _render(flat) for scope, flat in echoed.items()}}
 

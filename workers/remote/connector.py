@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from yarl import URL
 
@@ -21,6 +23,7 @@ from common.records import (
 )
 from common.request_rules import METHODS, URI_ERROR
 from workers.model_cache import PreparedModel
+from workers.remote.http import Answer, HttpClient
 from workers.remote.sigv4 import sign_request
 
 
@@ -76,6 +79,21 @@ class Outbound:
 
     def __repr__(self) -> str:  # headers may carry credentials: never print them
         return f"Outbound({self.method} {self.url})"
+
+    def send(
+        self, http: HttpClient, *, max_body: int, allow_private: bool
+    ) -> Coroutine[Any, Any, Answer]:
+        """Send this request once with http (the caller bounds the wait)."""
+        return http.send(
+            self.method,
+            self.url,
+            headers=self.headers,
+            body=self.body,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            max_body=max_body,
+            allow_private=allow_private,
+        )
 
 
 def find_action(connector: Connector, action_type: str) -> ConnectorAction:
