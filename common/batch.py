@@ -10,11 +10,12 @@ from that URL for the providers ML Commons knows (ConnectorUtils.createConnector
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from common import templating as tpl
 from common.errors import IllegalArgumentError, MLCommonsError
-from common.records import ActionType, Connector, ConnectorAction, MLTaskState
+from common.records import ActionType, Connector, ConnectorAction, MLTask, MLTaskState, MLTaskType
 
 TASK_BATCH_PREDICT = "mg.batch_predict"
 TASK_BATCH_STATUS = "mg.batch_predict_status"
@@ -36,6 +37,21 @@ NO_BATCH_JOB = "The task ID you provided does not have any associated batch job"
 CANCEL_FAILED = "Couldn't cancel the transform job. Please try again"
 NO_STATUS = "Couldn't fetch status of the transform job"
 NOT_CREATED = "Unable to create batch transform job"
+# The batch task states the background refresh reads from the provider, and how many per run.
+ACTIVE_BATCH_STATES = frozenset({MLTaskState.RUNNING, MLTaskState.CANCELLING})
+ACTIVE_BATCH_LIMIT = 50
+
+
+def active_batch_tasks(tasks: Iterable[tuple[str, MLTask]], limit: int) -> list[str]:
+    """The ids of the oldest `limit` batch tasks whose remote job is still going."""
+    active = [
+        (task.create_time, task_id)
+        for task_id, task in tasks
+        if task.task_type == MLTaskType.BATCH_PREDICTION
+        and task.state in ACTIVE_BATCH_STATES
+        and task.remote_job is not None
+    ]
+    return [task_id for _, task_id in sorted(active)[:limit]]
 
 
 def task_state(remote_job: dict[str, Any]) -> MLTaskState | None:

@@ -9,6 +9,7 @@ call waiting on it. The job itself runs at the provider; no node holds it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Coroutine
 from typing import Any
@@ -16,12 +17,15 @@ from typing import Any
 from msgspec import structs
 
 from common.batch import (
+    ACTIVE_BATCH_LIMIT,
     CANCEL_FAILED,
     NO_STATUS,
     NOT_CREATED,
+    active_batch_tasks,
     batch_action,
     job_parameters,
 )
+from common.cluster_settings import ClusterSettings
 from common.endpoints import require_trusted
 from common.errors import GatewayTimeoutError, MLCommonsError, NotFoundError
 from common.messages import BatchJob, ErrorInfo, JobReply
@@ -34,6 +38,7 @@ from workers.remote.http import Answer, is_success
 from workers.remote.outcome import inference_result
 from workers.runtime import Runtime
 
+log = logging.getLogger(__name__)
 MISSING_TASK = "Failed to find task"
 MISSING_MODEL = "Failed to retrieve the ML model for the given task ID"
 NO_ANSWER = "The remote service did not answer the batch request in time"
@@ -65,17 +70,57 @@ def predict(rt: Runtime, job: BatchJob) -> None:
 
 
 def refresh(rt: Runtime, job: BatchJob) -> None:
-    """Ask the provider how the job goes; merge its answer into remote_job and set the state."""
+    """Ask the provider how the job goes (a GET of the task), and answer the API."""
     if time.time() > job.deadline:
         return  # the API stopped waiting: nobody reads this answer
     try:
-        task = rt.store.tasks.require(job.task_id, MISSING_TASK)
-        if task.remote_job is not None:
-            _refresh(rt, job, task, task.remote_job)
+        refresh_task(rt, job)
     except MLCommonsError as failure:
         reply(rt, job, failure)
         return
     reply(rt, job)
+
+
+def refresh_task(rt: Runtime, job: BatchJob) -> None:
+    """Ask the provider how the job goes; merge its answer into remote_job and set the state.
+
+    Shared by a GET of the task and the background refresh (refresh_active); raises the
+    provider's or the lookup's failure.
+    """
+    task = rt.store.tasks.require(job.task_id, MISSING_TASK)
+    if task.remote_job is not None:
+        _refresh(rt, job, task, task.remote_job)
+
+
+def refresh_active(rt: Runtime, cluster: ClusterSettings, budget_s: float) -> list[str]:
+    """Refresh the oldest running batch tasks from their providers, as a GET of each would.
+
+    ML Commons' MLBatchTaskUpdateJobRunner does this on a schedule. At most
+    ACTIVE_BATCH_LIMIT tasks per run, and none once budget_s is spent (each call is bounded by
+    the predict timeout), so a slow provider delays only its own tasks to a later run.
+    Returns the ids of the tasks refreshed.
+    """
+    deadline = time.time() + budget_s
+    done: list[str] = []
+    for task_id in active_batch_tasks(rt.store.tasks.all(), ACTIVE_BATCH_LIMIT):
+        if time.time() > deadline:
+            break
+        job = BatchJob(
+            task_id=task_id,
+            reply_key="",  # nobody waits: the task record is the outcome
+            request_id=task_id,
+            deadline=deadline,
+            trusted=list(cluster.trusted_endpoints),
+            private_ip_enabled=cluster.private_ip_enabled,
+            max_json_size=cluster.max_json_size,
+        )
+        try:
+            refresh_task(rt, job)
+        except MLCommonsError as failure:  # as a GET would show it: the task stays as it was
+            log.warning("background refresh of batch task %s failed: %s", task_id, failure.reason)
+            continue
+        done.append(task_id)
+    return done
 
 
 def _refresh(rt: Runtime, job: BatchJob, task: MLTask, remote_job: FreeForm) -> None:

@@ -1,5 +1,6 @@
 """The cluster's periodic sync-up (ML Commons' sync_up cron): undeploy models idle past their
-deploy_setting.model_ttl_minutes.
+deploy_setting.model_ttl_minutes, then read running batch jobs' status from their providers
+(ML Commons' MLBatchTaskUpdateJob), so a batch task completes without anyone reading it.
 
 Celery beat sends the job every second; the job runs at most once per
 plugins.ml_commons.sync_up_job_interval_in_seconds (0 turns it off), claimed in Redis, so one
@@ -15,6 +16,7 @@ from common.deployment import undeploy
 from common.nodes import alive
 from common.records import MLModelState, now_ms
 from common.store import Store
+from workers.batch import refresh_active
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -25,10 +27,15 @@ MINUTE_MS = 60_000
 
 def run(rt: Runtime) -> list[str]:
     """Run one sync-up if this interval has not had one; return the models undeployed."""
-    interval = effective(*rt.store.cluster_settings.read()).sync_up_interval_s
+    cluster = effective(*rt.store.cluster_settings.read())
+    interval = cluster.sync_up_interval_s
     if interval <= 0 or not rt.store.model_access.claim_sync_up(interval):
         return []
-    return expire_idle_models(rt, now_ms())
+    expired = expire_idle_models(rt, now_ms())
+    if cluster.batch_inference_enabled:  # as a GET of a batch task, which is refused otherwise
+        # Spend at most one interval on it, so this run ends before the next one is due.
+        refresh_active(rt, cluster, budget_s=interval)
+    return expired
 
 
 def expire_idle_models(rt: Runtime, now: int) -> list[str]:

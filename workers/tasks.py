@@ -50,7 +50,7 @@ def undeploy_model(message: str) -> None:
 
 @shared_task(name=TASK_SYNC_UP, ignore_result=True)
 def sync_up_cluster() -> None:
-    """Undeploy models idle past their TTL (at most once per sync-up interval)."""
+    """Undeploy models idle past their TTL and refresh running batch jobs (once per interval)."""
     sync_up.run(current())
 
 

@@ -45,6 +45,21 @@ Node = Any
 _NOT_CONSTANT = object()
 
 
+# The exceptions a script may throw (java.lang's, as Painless allows): `throw new X(message)`.
+THROWABLE = frozenset(
+    {
+        "Exception",
+        "RuntimeException",
+        "IllegalArgumentException",
+        "IllegalStateException",
+        "UnsupportedOperationException",
+        "NullPointerException",
+        "ArithmeticException",
+        "IndexOutOfBoundsException",
+    }
+)
+
+
 class CompileFault(Exception):
     """The script is not valid in the subset: the line and the problem."""
 
@@ -176,6 +191,23 @@ class Compiler:
         def run(f: Frame) -> int:
             f[1] = expr(f)
             return RETURN
+
+        return run
+
+    def _s_throw_(self, node: Node) -> Stmt:
+        kind, args_node = node.children
+        if str(kind) not in THROWABLE:
+            raise CompileFault(_line(node), f"cannot throw [{kind}]")
+        args = self._args(args_node)
+        if len(args) > 1:
+            raise CompileFault(
+                _line(node), f"unknown constructor [{kind}] with [{len(args)}] arguments"
+            )
+        message = args[0] if args else (lambda f: None)
+
+        def run(f: Frame) -> None:
+            # Surfaces like any run-time failure: a 400 naming the line and the script's words.
+            raise Fault(f"{kind}: {jv.to_string(message(f))}")
 
         return run
 

@@ -42,6 +42,7 @@ last: simple
     | "return" [expr]       -> return_
     | "break"               -> break_
     | "continue"            -> continue_
+    | "throw" "new" NAME "(" [args] ")" -> throw_
 
 for_init: declaration | expr ("," expr)*
 for_update: expr ("," expr)*

@@ -13,8 +13,13 @@ import uuid
 from typing import Any
 
 import pytest
+from msgspec import structs
 
-from tests.integration.cluster import Cluster, MockUpstream, connector_body
+from common.batch import active_batch_tasks
+from common.records import MLTask, MLTaskState, MLTaskType
+from common.tasks import new_task
+from tests.integration.cluster import Cluster, MockUpstream, connector_body, wait_for
+from tools import processes
 
 OPENAI_BLUEPRINT: dict[str, Any] = {
     "name": "OpenAI Embedding model",
@@ -362,3 +367,56 @@ def test_running_batch_jobs_are_capped(gw: Cluster, mock: MockUpstream) -> None:
         assert "max_batch_inference_tasks" in answer.json()["error"]["reason"]
     finally:
         gw.set_settings(max_batch_inference_tasks=None)
+
+
+def stored(gw: Cluster, task_id: str) -> MLTask:
+    """The task as recorded in Redis: reading it so never asks the provider (a GET would)."""
+    task = gw.store.tasks.get(task_id)
+    assert task is not None
+    return task
+
+
+def test_running_jobs_are_refreshed_in_the_background(gw: Cluster, mock: MockUpstream) -> None:
+    """ML Commons' MLBatchTaskUpdateJob: the sync-up reads running jobs' status, with no GET."""
+    model_id = batch_model(gw, openai_connector(mock))
+    finishing = start(gw, model_id, {})
+    cancelled = start(gw, model_id, {})
+    assert gw.ok("POST", f"/_plugins/_ml/tasks/{cancelled}/_cancel") == {"status": "OK"}
+    for task_id in (finishing, cancelled):  # the cancel only asked the provider
+        assert stored(gw, task_id).state == MLTaskState.RUNNING
+
+    gw.set_settings(sync_up_job_interval_in_seconds=1)
+    beat = gw.start_beat()
+    try:
+        for task_id, state in (
+            (finishing, MLTaskState.COMPLETED),
+            (cancelled, MLTaskState.CANCELLED),
+        ):
+            wait_for(lambda t=task_id, s=state: stored(gw, t).state == s, 30, f"{task_id} {state}")
+    finally:
+        processes.stop(beat, grace_s=10)
+        gw.set_settings(sync_up_job_interval_in_seconds=None)
+    job = stored(gw, finishing).remote_job or {}
+    assert job["status"] == "completed" and job["output_file_id"].startswith("file-")
+    assert (stored(gw, cancelled).remote_job or {})["status"] == "cancelled"
+
+
+def test_the_background_refresh_takes_the_oldest_active_jobs() -> None:
+    def task(created: int, state: MLTaskState, kind: MLTaskType) -> MLTask:
+        return structs.replace(
+            new_task(kind, is_async=False, model_id="m", input_type="REMOTE"),
+            state=state,
+            create_time=created,
+            remote_job={"id": "job"},
+        )
+
+    batch = MLTaskType.BATCH_PREDICTION
+    tasks = [
+        ("newest", task(30, MLTaskState.RUNNING, batch)),
+        ("cancelling", task(20, MLTaskState.CANCELLING, batch)),
+        ("done", task(5, MLTaskState.COMPLETED, batch)),
+        ("deploy", task(1, MLTaskState.RUNNING, MLTaskType.DEPLOY_MODEL)),
+        ("oldest", task(10, MLTaskState.RUNNING, batch)),
+    ]
+    assert active_batch_tasks(tasks, 2) == ["oldest", "cancelling"]
+    assert active_batch_tasks(tasks, 50) == ["oldest", "cancelling", "newest"]

@@ -284,3 +284,17 @@ def test_growing_lists_and_strings_without_bound_is_refused() -> None:
         run('String s = "abcdefgh"; while (true) { s = s.concat(s); }')
     with pytest.raises(IllegalArgumentError, match="Array size .* is too large"):
         run("def a = new int[100000000]; return '';")
+
+
+def test_a_script_may_throw_and_fails_with_its_message_and_line() -> None:
+    script = (
+        'if (params.x == null) {\n  throw new IllegalArgumentException("x is " + "missing");\n}'
+    )
+    script += "\nreturn 'ok';"
+    assert run(script, {"x": 1}) == "ok"
+    with pytest.raises(
+        IllegalArgumentError, match="line 2: IllegalArgumentException: x is missing"
+    ):
+        run(script, {})
+    with pytest.raises(IllegalArgumentError, match="line 1: cannot throw \\[Runtime\\]"):
+        compile_script('throw new Runtime("no");')

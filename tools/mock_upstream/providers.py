@@ -16,7 +16,7 @@ from tools.mock_upstream.cohere_chat import cohere_embed_any
 from tools.mock_upstream.faults import with_faults
 from tools.mock_upstream.openai_compatible import compatible_chat
 from tools.mock_upstream.received import received_bodies
-from tools.mock_upstream.sagemaker_containers import sagemaker_any
+from tools.mock_upstream.sagemaker_highlighter import sagemaker_highlight_or_any
 from tools.mock_upstream.yandex import text_embedding, yandex_or_openai_embeddings
 
 __all__ = [
@@ -27,6 +27,9 @@ __all__ = [
     "sagemaker_any",
     "yandex_or_openai_embeddings",
 ]
+
+# app.py puts this on the SageMaker invocations route: the highlighter container, then the rest.
+sagemaker_any = sagemaker_highlight_or_any
 
 
 def routes() -> list[web.RouteDef]:
