@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from api.routes.connectors import DISABLED
 from api.services import Services
 from common.cluster_settings import ClusterSettings
-from common.deployment import start_deploy
-from common.errors import IllegalArgumentError, NotFoundError, StatusError
+from common.deployment import NOT_READY, start_deploy
+from common.errors import IllegalArgumentError
 from common.records import MLModel, Node
 
 AUTO_DEPLOY_GUARD_S = 10  # concurrent first predicts start one deployment, not one each
-NOT_READY = "Model not ready yet. Please deploy the model first."
-
-
-def usable_model(svc: Services, model_id: str, cluster: ClusterSettings) -> MLModel:
-    """Return the model, or ML Commons' refusal: unknown, remote inference off, disabled."""
-    model = svc.view.model(model_id)
-    if model is None:
-        raise NotFoundError("Failed to find model")
-    if not cluster.remote_inference_enabled:
-        raise StatusError(DISABLED, status=400)
-    if model.is_enabled is False:
-        raise StatusError("Model is disabled.", status=403)
-    return model
 
 
 def ensure_serving(

@@ -30,6 +30,8 @@ from common.store import Store
 from common.tasks import new_task
 
 NodeStats = dict[str, dict[str, dict[str, str]]]
+# ML Commons' refusal of a predict on a model that is not deployed (and may not auto-deploy).
+NOT_READY = "Model not ready yet. Please deploy the model first."
 CUSTOM_PLAN_SETTING = "plugins.ml_commons.allow_custom_deployment_plan"
 
 

@@ -7,6 +7,7 @@ import logging
 
 from msgspec import structs
 
+from common.deployment import NOT_READY
 from common.errors import IllegalArgumentError, MLCommonsError, NotFoundError
 from common.messages import DeployJob
 from common.records import MLModel, MLModelState, MLTaskState, MLTaskType, now_ms
@@ -16,9 +17,6 @@ from workers.model_cache import PreparedModel
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-
-NOT_READY = "Model not ready yet. Please deploy the model first."
 
 
 def load_model(rt: Runtime, model: MLModel) -> PreparedModel:
