@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import psutil
-
+from tools.bench.proctree import rss_bytes, tree_total
 from tools.bench.stats import slope
 
 MIB = 1024 * 1024
@@ -19,17 +18,7 @@ SECONDS_PER_MINUTE = 60.0
 
 def tree_rss_mb(pid: int) -> float:
     """Resident memory of a process plus all its descendants in MiB; 0.0 if it is gone."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0
-    for proc in procs:
-        # A child may exit between listing and reading; skip it rather than lose the sample.
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            total += int(proc.memory_info().rss)
-    return total / MIB
+    return tree_total(pid, rss_bytes) / MIB
 
 
 @dataclass(frozen=True)

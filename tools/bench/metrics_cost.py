@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import psutil
-
 from tools.bench.load import LoadShape
+from tools.bench.proctree import cpu_seconds, tree_total
 from tools.bench.provision import prepare_models
 from tools.bench.stack import SpawnedStack, spawn_stack
 from tools.bench.suite import measure
@@ -80,17 +79,7 @@ def _median(runs: tuple[Run, ...], field: str) -> float:
 
 def tree_cpu_s(pid: int) -> float:
     """User and system CPU seconds of a process and its live descendants."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            times = proc.cpu_times()
-            total += times.user + times.system
-    return total
+    return tree_total(pid, cpu_seconds)
 
 
 async def _model_of(api: str, upstream: str, reporter: ProgressReporter | None) -> str:

@@ -28,6 +28,7 @@ import psutil
 from common.security.passwords import hash_password
 from common.security.users_file import UserEntry, add_user
 from tools.bench.load import LoadShape, run_load
+from tools.bench.proctree import cpu_seconds, tree_total
 from tools.bench.provision import prepare_models
 from tools.bench.stack import spawn_stack
 from tools.bench.targets import Target, api_target
@@ -137,10 +138,7 @@ def api_cpu_s(stack_pid: int) -> float:
         with contextlib.suppress(psutil.Error):
             if "api" not in child.cmdline()[-1:]:  # `python -m tools.cli api`
                 continue
-            for process in (child, *child.children(recursive=True)):
-                with contextlib.suppress(psutil.Error):
-                    times = process.cpu_times()
-                    total += times.user + times.system
+            total += tree_total(child.pid, cpu_seconds)
     return total
 
 
