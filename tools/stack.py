@@ -24,7 +24,6 @@ from dataclasses import dataclass, replace
 
 import redis
 
-from common.keyring import KeyRingError, key_source, open_ring
 from common.nodes import alive
 from common.security.exposure import check_exposure, users_warning
 from common.settings import Settings, SettingsError, mask_url
@@ -34,7 +33,6 @@ from tools.arguments import non_negative_int, port, positive_float, positive_int
 from tools.cli import command
 from tools.embedded_redis import EmbeddedRedis, free_port
 from tools.supervisor import CrashLoop, RestartPolicy, Service, StartupError, Supervisor, say
-from tools.tls import self_signed
 
 TICK_S = 0.1
 # granian kills a worker that has not stopped within the predict timeout plus a margin
@@ -174,7 +172,7 @@ def _run(args: argparse.Namespace, supervisor: Supervisor, stop: StopRequest) ->
         return 0
     env = {**os.environ, **settings.to_env()}
     store = open_store(settings)
-    _open_keys(settings, store)
+    _open_keys(settings)
     services = [_api(env, settings), *_nodes(args, env, store, settings)]
     if args.mock_upstream:
         services.append(_mock_upstream(mock_port))
@@ -193,6 +191,8 @@ def _with_tls(args: argparse.Namespace, settings: Settings) -> Settings:
     """With --tls and no certificate configured, a self-signed one for a local try."""
     if not args.tls or settings.tls_enabled:
         return settings
+    from tools.tls import self_signed  # cryptography's x509: only with --tls
+
     files = self_signed(settings.data_dir.resolve() / "tls", settings.host)
     print(f"TLS: self-signed certificate {files.cert}; clients trust the CA file {files.ca}")
     return replace(settings, tls_cert_file=files.cert, tls_key_file=files.key)
@@ -203,13 +203,40 @@ def _api_url(settings: Settings) -> str:
     return f"{scheme}://{settings.host}:{settings.port}"
 
 
-def _open_keys(settings: Settings, store: Store) -> None:
+def _open_keys(settings: Settings) -> None:
     """Make the key file (or move the key an older modelgate kept in Redis into it) once,
-    here, so a problem with the keys stops the stack before it serves anything."""
+    here, so a problem with the keys stops the stack before it serves anything.
+
+    In a forked child: the key ring needs cryptography's AES (about 8 MB), which the
+    supervisor would otherwise keep for its whole life without using it again.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: open the ring, report a refusal through the pipe, exit
+        os.close(read_end)
+        os._exit(_open_keys_here(settings, write_end))
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        reason = pipe.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise StartupError(reason or "could not open the master key")
+
+
+def _open_keys_here(settings: Settings, report: int) -> int:
     try:
-        open_ring(key_source(settings), store.master_key)
-    except KeyRingError as error:
-        raise StartupError(error.reason) from None
+        from common.keyring import KeyRingError, key_source, open_ring
+
+        store = open_store(settings)
+        try:
+            open_ring(key_source(settings), store.master_key)
+        except KeyRingError as error:
+            os.write(report, error.reason.encode())
+            return 1
+        return 0
+    except BaseException as error:  # noqa: BLE001  # whatever it is, the parent says it
+        os.write(report, f"{type(error).__name__}: {error}".encode())
+        return 1
 
 
 def _announce(settings: Settings, mock_port: int | None) -> None:

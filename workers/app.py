@@ -27,13 +27,18 @@ class JobConsumer(Consumer):  # type: ignore[misc]  # celery ships no types
         default_steps = [s for s in Consumer.Blueprint.default_steps if s != _DELAYED_DELIVERY]
 
 
-def create_worker_app(settings: Settings) -> Celery:
-    """Return the worker Celery app; each worker it runs becomes a node when it starts."""
+def create_worker_app(settings: Settings, *, command_line: bool = True) -> Celery:
+    """Return the worker Celery app; each worker it runs becomes a node when it starts.
+
+    command_line=False leaves out the node's `celery worker` options, for a worker built
+    with app.Worker (tools/serve_worker.py): they would import click for nothing.
+    """
     app = create_celery(settings, include=TASK_MODULES)
     # Defaults for a bare `celery worker`: the node's runtime must share the worker process.
     app.conf.worker_pool = "threads"
     app.conf.worker_concurrency = JOB_THREADS
     app.conf.worker_consumer = f"{__name__}:{JobConsumer.__name__}"
-    app.user_options["worker"].update(node_options())
+    if command_line:
+        app.user_options["worker"].update(node_options())
     app.steps["worker"].add(NodeStep.bound_to(settings))
     return app

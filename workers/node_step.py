@@ -7,11 +7,9 @@ import socket
 from dataclasses import replace
 from typing import Any, ClassVar
 
-import click
 import redis
 from celery import bootsteps
 from celery.beat import EmbeddedService, Scheduler
-from celery.bin.base import CeleryOption
 from celery.concurrency.solo import TaskPool as SoloPool
 from celery.concurrency.thread import TaskPool as ThreadPool
 
@@ -35,6 +33,10 @@ class NodeSetupError(RuntimeError):
 
 def node_options() -> list[Any]:
     """Return the `celery worker` options that NodeStep reads (app.user_options['worker'])."""
+    # Imported here: only `celery worker` needs them, and click is a few MB per node.
+    import click
+    from celery.bin.base import CeleryOption
+
     return [
         CeleryOption(
             ["--role"],

@@ -10,38 +10,15 @@ time, and a failure names the line.
 from __future__ import annotations
 
 import functools
-import re
 from typing import Any
-
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from common.errors import IllegalArgumentError
 from common.painless.closures import Budget, Stmt
-from common.painless.compiler import CompileFault, Compiler, Node
-from common.painless.grammar import parser
 from common.painless.values import Fault, Rope, type_name
 
 MAX_SOURCE_CHARS = 100_000
 MAX_STEPS = 1_000_000  # Painless' own loop counter limit
 MAX_SECONDS = 1.0
-
-# ML Commons prepends this `escape` method when a script calls escape(...) without defining
-# it (StringUtils.addDefaultMethod): it escapes backslashes, quotes and control characters
-# for a JSON string. The same steps, written for this interpreter.
-DEFAULT_ESCAPE = (
-    "String escape(def input) {\n"
-    '  if (input.contains("\\\\")) { input = input.replace("\\\\", "\\\\\\\\"); }\n'
-    '  if (input.contains("\\"")) { input = input.replace("\\"", "\\\\\\""); }\n'
-    "  if (input.contains('\r')) { input = input.replace('\r', '\\\\r'); }\n"
-    '  if (input.contains("\\\\t")) { input = input.replace("\\\\t", "\\\\\\\\\\\\t"); }\n'
-    "  if (input.contains('\n')) { input = input.replace('\n', '\\\\n'); }\n"
-    "  if (input.contains('\b')) { input = input.replace('\b', '\\\\b'); }\n"
-    "  if (input.contains('\f')) { input = input.replace('\f', '\\\\f'); }\n"
-    "  return input;\n"
-    "}\n"
-)
-_USES_ESCAPE = re.compile(r"(?<!\bString\s)\bescape\s*\(")
-_DEFINES_ESCAPE = re.compile(r"String\s+escape\s*\(\s*(def|String)\s+.*?\)\s*\{?")
 
 
 class Script:
@@ -103,47 +80,14 @@ def is_script(function: str | None) -> bool:
 
 def compile_script(source: str, what: str = "script") -> Script:
     """Compile source, or raise IllegalArgumentError naming the line and the problem."""
-    if len(source) > MAX_SOURCE_CHARS:
-        raise IllegalArgumentError(
-            f"Invalid painless {what}: longer than {MAX_SOURCE_CHARS} characters"
-        )
-    try:
-        tree = _parse(source)
-        if _USES_ESCAPE.search(source) and not _DEFINES_ESCAPE.search(source):
-            tree.children[:0] = _default_escape().children
-        body, size = Compiler().compile(tree)
-    except CompileFault as fault:
-        raise IllegalArgumentError(f"Invalid painless {what}: {fault}") from None
-    except RecursionError:
-        raise IllegalArgumentError(f"Invalid painless {what}: nested too deeply") from None
-    return Script(source, body, size, what)
+    # Imported here: the parser (lark) is about 5 MB per process, and most processes never
+    # compile a script (a connector without one, a node whose models use built-ins).
+    from common.painless.parsing import compile_source
+
+    return compile_source(source, what)
 
 
 @functools.lru_cache(maxsize=512)
 def cached(source: str, what: str = "script") -> Script:
     """compile_script, remembered: the same text compiles once per process."""
     return compile_script(source, what)
-
-
-@functools.cache
-def _default_escape() -> Node:
-    return _parse(DEFAULT_ESCAPE)
-
-
-def _parse(source: str) -> Node:
-    try:
-        return parser().parse(source)
-    except UnexpectedInput as error:
-        raise CompileFault(error.line if error.line > 0 else 1, _problem(error)) from None
-
-
-def _problem(error: UnexpectedInput) -> str:
-    if isinstance(error, UnexpectedEOF) or (
-        isinstance(error, UnexpectedToken) and error.token.type == "$END"
-    ):
-        return "unexpected end of script"
-    if isinstance(error, UnexpectedToken):
-        return f"unexpected [{error.token}]"
-    if isinstance(error, UnexpectedCharacters):
-        return f"unexpected character [{error.char}]"
-    return "invalid syntax"

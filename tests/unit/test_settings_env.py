@@ -26,6 +26,10 @@ BAD: dict[str, list[str]] = {
         "redis://127.0.0.1:port/0",
         "redis://127.0.0.1:6379/first",
         "unix://",
+        "redis://127.0.0.1:6379/0?socket_timeout=soon",
+        "redis://127.0.0.1:6379?db=first",
+        "unix:///tmp/redis.sock?max_connections=many",
+        "valkey://127.0.0.1:6379/0",
     ],
     "MODELGATE_QUEUE_REDIS_URL": ["localhost", "memcached://127.0.0.1:11211"],
     "MODELGATE_BROKER_URL": [

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import hashlib
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
 
 def sign_request(
     *,
@@ -20,6 +16,12 @@ def sign_request(
     service: str,
 ) -> dict[str, str]:
     """Return headers plus X-Amz-Date, x-amz-content-sha256, token and Authorization."""
+    # Imported on the first signed request: botocore (with urllib3) is several MB per node,
+    # and a node without an aws_sigv4 connector never needs it. The import is cached after.
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
     creds = Credentials(
         credential["access_key"], credential["secret_key"], credential.get("session_token")
     )
