@@ -6,6 +6,7 @@ from flask import Flask
 
 from api.auth_hook import register_auth
 from api.errors import register_error_handlers
+from api.fast_predict import PredictFastPath
 from api.limits import register_limits
 from api.metrics import register_metrics
 from api.routes import BLUEPRINTS
@@ -28,4 +29,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     register_metrics(app, svc)  # after the blueprints: it wraps the predict views
+    # Last: it takes the auth and metrics objects registered above.
+    app.wsgi_app = PredictFastPath(app)  # type: ignore[method-assign]
     return app

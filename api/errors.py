@@ -22,6 +22,21 @@ def envelope(error_type: str, reason: str, status: int) -> tuple[Response, int]:
     return jsonify({"error": {"root_cause": [cause], **cause}, "status": status}), status
 
 
+def answer_error(error: Exception) -> tuple[Response, int]:
+    """The envelope for an error raised by modelgate's code or its libraries (not werkzeug's
+    HTTP errors): its own status, a validation 400, a 503 for Redis, else a bare 500."""
+    if isinstance(error, MLCommonsError):
+        return envelope(error.error_type, error.reason, error.status)
+    if isinstance(error, ValidationError):
+        reasons = "; ".join(_flatten_messages(error.messages))
+        return envelope("illegal_argument_exception", reasons, 400)
+    if isinstance(error, redis.RedisError):
+        log.warning("Redis unavailable: %s", type(error).__name__)
+        return envelope("status_exception", "The record store is unavailable, retry later", 503)
+    log.exception("unhandled error")
+    return envelope("exception", "Internal error", 500)
+
+
 def _flatten_messages(messages: Any, path: str = "") -> list[str]:
     if isinstance(messages, dict):
         out: list[str] = []
@@ -44,14 +59,8 @@ def _no_handler() -> tuple[Response, int]:
 def register_error_handlers(app: Flask) -> None:
     """Attach handlers so every error, ours or werkzeug's, answers with the envelope."""
 
-    @app.errorhandler(MLCommonsError)
-    def _ours(error: MLCommonsError) -> tuple[Response, int]:
-        return envelope(error.error_type, error.reason, error.status)
-
-    @app.errorhandler(ValidationError)
-    def _invalid(error: ValidationError) -> tuple[Response, int]:
-        reasons = "; ".join(_flatten_messages(error.messages))
-        return envelope("illegal_argument_exception", reasons, 400)
+    for ours in (MLCommonsError, ValidationError, redis.RedisError, Exception):
+        app.register_error_handler(ours, answer_error)
 
     @app.errorhandler(NotFound)
     def _no_route(error: NotFound) -> tuple[Response, int]:
@@ -84,13 +93,3 @@ def register_error_handlers(app: Flask) -> None:
         return envelope(
             "parse_exception" if status == 400 else "exception", str(error.description), status
         )
-
-    @app.errorhandler(redis.RedisError)
-    def _store_down(error: redis.RedisError) -> tuple[Response, int]:
-        log.warning("Redis unavailable: %s", type(error).__name__)
-        return envelope("status_exception", "The record store is unavailable, retry later", 503)
-
-    @app.errorhandler(Exception)
-    def _unexpected(error: Exception) -> tuple[Response, int]:
-        log.exception("unhandled error")
-        return envelope("exception", "Internal error", 500)

@@ -28,6 +28,17 @@ TOO_LARGE = f"The request body is larger than http.max_content_length [{MAX_CONT
 def check_request_size() -> None:
     """Refuse an over-long URI (414) or oversized headers (431) before anything else runs."""
     environ = request.environ
+    if check_sizes(environ, request.content_length) is None:
+        # A chunked body: granian marks its input terminated, so werkzeug would read it whole;
+        # bound it here, before anything reads it (werkzeug then answers 413 past the limit).
+        environ["wsgi.input"] = _BoundedBody(environ["wsgi.input"])
+
+
+def check_sizes(environ: dict[str, Any], length: int | None) -> int | None:
+    """Check the request line, the headers and a declared body length (413 past the limit).
+
+    Return the body length, None for a body without one (chunked).
+    """
     target = environ.get("RAW_URI") or (
         environ.get("PATH_INFO", "") + "?" + environ.get("QUERY_STRING", "")
     )
@@ -44,13 +55,9 @@ def check_request_size() -> None:
                 )
     if fields > MAX_HEADER_FIELDS:
         raise StatusError(f"more than {MAX_HEADER_FIELDS} header fields", status=431)
-    length = request.content_length
-    if length is None:
-        # A chunked body: granian marks its input terminated, so werkzeug would read it whole;
-        # bound it here, before anything reads it (werkzeug then answers 413 past the limit).
-        environ["wsgi.input"] = _BoundedBody(environ["wsgi.input"])
-    elif length > MAX_CONTENT_LENGTH:
+    if length is not None and length > MAX_CONTENT_LENGTH:
         raise StatusError(TOO_LARGE, status=413)
+    return length
 
 
 class _BoundedBody(LimitedStream):

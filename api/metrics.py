@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import redis
@@ -87,16 +87,23 @@ class ApiMetrics:
             try:
                 response = view(**kwargs)
             except Exception as error:  # counted, then re-raised for api/errors.py to render
-                if isinstance(error, NotFoundError):
-                    model = UNKNOWN_MODEL
-                self.count(model, "", "", _outcome(error), time.perf_counter() - started)
+                self.failed(model, error, started)
                 raise
-            headers = response.headers
-            node, role = headers.get(NODE_HEADER, ""), headers.get(NODE_HEADER + "-Role", "")
-            self.count(model, node, role, Outcome.OK, time.perf_counter() - started)
+            self.answered(model, response.headers, started)
             return response
 
         return predict
+
+    def answered(self, model: str, headers: Mapping[str, str], started: float) -> None:
+        """Count a predict answered by the node its headers name (started: perf_counter)."""
+        node, role = headers.get(NODE_HEADER, ""), headers.get(NODE_HEADER + "-Role", "")
+        self.count(model, node, role, Outcome.OK, time.perf_counter() - started)
+
+    def failed(self, model: str, error: Exception, started: float) -> None:
+        """Count a predict that ended in error (started: perf_counter)."""
+        if isinstance(error, NotFoundError):
+            model = UNKNOWN_MODEL
+        self.count(model, "", "", _outcome(error), time.perf_counter() - started)
 
     def render(self) -> Response:
         """The metrics of every API process, in Prometheus' text format."""

@@ -81,6 +81,11 @@ def _requests(model: PreparedModel, job: PredictRequest) -> list[FreeForm]:
 
 async def _all(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
     """Run calls concurrently; when one fails, cancel the rest (their answers are moot)."""
+    if len(calls) == 1:
+        # Most predicts make one upstream request: awaited here, it goes out now rather
+        # than after a turn of the loop (a task), where the node's next Redis take is
+        # already waiting to run first.
+        return [await calls[0]]
     tasks = [asyncio.ensure_future(call) for call in calls]
     try:
         return await asyncio.gather(*tasks)

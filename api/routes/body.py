@@ -13,7 +13,13 @@ from common.json_depth import MAX_DEPTH, nesting_depth
 
 def json_body(*, required: bool, empty_message: str = "request body is required") -> dict[str, Any]:
     """Return the JSON object body; a missing, malformed or too deep body is a 400."""
-    raw = request.get_data(cache=True)
+    return parse_json(request.get_data(cache=True), required=required, empty_message=empty_message)
+
+
+def parse_json(
+    raw: bytes, *, required: bool, empty_message: str = "request body is required"
+) -> dict[str, Any]:
+    """json_body over bytes already read."""
     if not raw.strip():
         if required:
             raise ParseError(empty_message)

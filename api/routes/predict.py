@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response
@@ -23,7 +24,7 @@ from common.errors import (
     StatusError,
 )
 from common.ids import new_id
-from common.messages import PredictRequest
+from common.messages import PredictReply, PredictRequest
 from common.nodes import require_eligible
 from common.records import MLModel, Node
 from common.security.user import User
@@ -94,12 +95,45 @@ def _request(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A predict's answer and the host of the node that gave it."""
+
+    reply: PredictReply
+    host: str
+
+    def headers(self) -> list[tuple[str, str]]:
+        """The serving node's headers (X-Modelgate-Node, -Name, -Role, -Host)."""
+        reply = self.reply
+        return [
+            (NODE_HEADER, reply.node),
+            (NODE_HEADER + "-Name", reply.node_name),
+            (NODE_HEADER + "-Role", reply.role),
+            (NODE_HEADER + "-Host", self.host),
+        ]
+
+
 @blueprint.post("/_plugins/_ml/models/<model_id>/_predict")
 @blueprint.post("/_plugins/_ml/_predict/<algorithm>/<model_id>")
 def predict(model_id: str, algorithm: str = "remote") -> Response:
-    """Run one prediction; the body is exactly ML Commons' inference_results."""
+    """Run one prediction; the body is exactly ML Commons' inference_results.
+
+    api/fast_predict.py serves the first route without this view for plain requests, with
+    the same steps (serve_predict).
+    """
     body = load(PredictSchema, json_body(required=False))
-    svc = services()
+    served = serve_predict(services(), model_id, body)
+    response = Response(served.reply.body, status=200, mimetype="application/json")
+    response.headers.extend(served.headers())
+    return response
+
+
+def serve_predict(svc: Services, model_id: str, body: dict[str, Any]) -> Served:
+    """Check the model, the caller and the limits; run the predict on a node; its answer.
+
+    body is the request, validated by PredictSchema. Runs in an app context (the caller is
+    current_user()).
+    """
     model = svc.view.model(model_id)
     if model is None:
         raise NotFoundError("Failed to find model")
@@ -130,10 +164,5 @@ def predict(model_id: str, algorithm: str = "remote") -> Response:
         raise StatusError(USER_THROTTLED, status=429)
     queue = _queue(model, nodes, cluster)
     reply = jobs.predict(svc, _request(svc, model_id, model, body, cluster, queue))
-    response = Response(reply.body, status=200, mimetype="application/json")
-    response.headers[NODE_HEADER] = reply.node
-    response.headers[NODE_HEADER + "-Name"] = reply.node_name
-    response.headers[NODE_HEADER + "-Role"] = reply.role
     host = next((node.host for node in nodes if node.id == reply.node), "")
-    response.headers[NODE_HEADER + "-Host"] = host
-    return response
+    return Served(reply, host)

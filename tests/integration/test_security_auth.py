@@ -365,3 +365,29 @@ def test_security_off_on_a_public_address_is_refused_in_one_line(
     assert "refusing to serve the API on 0.0.0.0 with MODELGATE_SECURITY=off" in lines[0]
     assert "MODELGATE_SECURITY_DISABLED_ON_PUBLIC_ADDRESS_I_UNDERSTAND=1" in lines[0]
     assert not (tmp_path / "redis").exists()  # refused before anything started
+
+
+def test_predict_refusals_are_the_same_on_the_fast_path(secure: SecureCluster) -> None:
+    # A plain predict is served by api/fast_predict.py; with a query string, by Flask's route.
+    client = client_at("127.0.0.9")  # an address of its own: its failed logins count apart
+    path = f"{ML}/models/no-such-model/_predict"
+    body = {"parameters": {}}
+    statuses = []
+    for who in (None, ("alice", "guess"), auth("rita"), auth("nobody"), auth("alice")):
+        fast = client.post(secure.url + path, json=body, auth=who, timeout=10)
+        flask = client.post(secure.url + path + "?via=flask", json=body, auth=who, timeout=10)
+        assert (fast.status_code, fast.content) == (flask.status_code, flask.content)
+        assert fast.headers.get("WWW-Authenticate") == flask.headers.get("WWW-Authenticate")
+        statuses.append(fast.status_code)
+    assert statuses == [401, 401, 403, 403, 404]
+    blocked = client_at("127.0.0.10")
+    for _ in range(TRIES):
+        wrong = blocked.post(secure.url + path, json=body, auth=("alice", "guess"), timeout=10)
+        assert wrong.status_code == 401
+    # Credentials no process has verified yet: a known good one skips the block (authenticator).
+    never = ("alice", "never-tried")
+    fast = blocked.post(secure.url + path, json=body, auth=never, timeout=10)
+    flask = blocked.post(secure.url + path + "?x", json=body, auth=never, timeout=10)
+    assert fast.status_code == flask.status_code == 429, fast.text
+    assert fast.content == flask.content
+    assert 0 < int(fast.headers["Retry-After"]) <= int(flask.headers["Retry-After"]) + 1
