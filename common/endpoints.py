@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from common import trusted_regex
@@ -46,9 +47,32 @@ def require_trusted(url: str, patterns: tuple[str, ...] | list[str]) -> None:
             "Trusted connector endpoints regex is not configured. "
             "Please set plugins.ml_commons.trusted_connector_endpoints_regex."
         )
+    # A model's URL is mostly the same on every predict: the verdict is remembered (short
+    # URLs only, so the cache stays small), and the regexes run once per URL and pattern set.
+    refusal = (
+        _refusal(url, tuple(patterns)) if len(url) <= _CACHED_URL_CHARS else _judge(url, patterns)
+    )
+    if refusal is not None:
+        raise IllegalArgumentError(refusal)
+
+
+_CACHED_URL_CHARS = 512
+
+
+@lru_cache(maxsize=1024)
+def _refusal(url: str, patterns: tuple[str, ...]) -> str | None:
+    return _judge(url, patterns)
+
+
+def _judge(url: str, patterns: tuple[str, ...] | list[str]) -> str | None:
+    """The reason url may not be called, or None."""
     if not is_trusted(url, patterns):
-        raise IllegalArgumentError(UNTRUSTED)
-    require_canonical_host(url)
+        return UNTRUSTED
+    try:
+        require_canonical_host(url)
+    except IllegalArgumentError as error:
+        return error.reason
+    return None
 
 
 def require_canonical_host(url: str) -> None:
