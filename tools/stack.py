@@ -213,8 +213,12 @@ def _open_keys(settings: Settings) -> None:
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: open the ring, report a refusal through the pipe, exit
-        os.close(read_end)
-        os._exit(_open_keys_here(settings, write_end))
+        code = 1
+        try:
+            os.close(read_end)
+            code = _open_keys_here(settings, write_end)
+        finally:
+            os._exit(code)  # whatever happened: never run the supervisor's code in the child
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
         reason = pipe.read().decode(errors="replace")
