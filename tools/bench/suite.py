@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from tools.bench.cpu_split import per_request_ms, sampling_cpu
 from tools.bench.load import LoadShape, run_load
 from tools.bench.memory import sampling_rss, summarize_rss
 from tools.bench.result import RunRecord
@@ -21,12 +24,30 @@ async def measure(
     rss_pid: int | None = None,
     rss_interval_s: float = 2.0,
 ) -> RunRecord:
-    """One run of target; with rss_pid, that tree's RSS is sampled over the measured phase."""
+    """One run of target; with rss_pid, that tree's RSS is sampled over the measured phase and
+    its CPU read at both ends (CPU per predict by kind of process)."""
     label = f"{target.name} c={shape.concurrency}"
     samples: list[tuple[float, float]] = []
-    measuring = None if rss_pid is None else sampling_rss(rss_pid, rss_interval_s, samples)
+    before: dict[str, float] = {}
+    after: dict[str, float] = {}
+    measuring = (
+        None if rss_pid is None else _watching(rss_pid, rss_interval_s, samples, before, after)
+    )
     stats = await run_load(target, shape, reporter, measuring, label)
-    return RunRecord(target.name, shape.concurrency, stats, summarize_rss(samples))
+    cpu = per_request_ms(before, after, stats.requests) if rss_pid is not None else None
+    return RunRecord(target.name, shape.concurrency, stats, summarize_rss(samples), cpu)
+
+
+@contextlib.asynccontextmanager
+async def _watching(
+    pid: int,
+    interval_s: float,
+    samples: list[tuple[float, float]],
+    before: dict[str, float],
+    after: dict[str, float],
+) -> AsyncIterator[None]:
+    async with sampling_cpu(pid, before, after), sampling_rss(pid, interval_s, samples):
+        yield
 
 
 async def run_suite(
