@@ -63,17 +63,22 @@ class PredictFastPath:
     def _serve(
         self, environ: dict[str, Any], model_id: str
     ) -> tuple[str, list[tuple[str, str]], bytes]:
-        started = time.perf_counter()
         try:
+            # Flask's before-request hooks: refused here, a request is not a predict (nor
+            # counted as one).
             length = check_sizes(environ, int(environ["CONTENT_LENGTH"]))
             if self._auth is not None:
                 path = environ["PATH_INFO"]
                 set_current_user(authenticate(self._auth, environ, ENDPOINT, path))
+        except Exception as error:  # rendered as the Flask route's error handlers would
+            return _error(error)
+        started = time.perf_counter()
+        try:
             raw = environ["wsgi.input"].read(length) if length else b""
             served = serve_predict(
                 self._svc, model_id, load(PredictSchema, parse_json(raw, required=False))
             )
-        except Exception as error:  # rendered as the Flask route's error handlers would
+        except Exception as error:  # counted as the metrics' view wrapper counts it
             if self._metrics is not None:
                 self._metrics.failed(model_id, error, started)
             return _error(error)

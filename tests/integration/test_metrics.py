@@ -124,6 +124,22 @@ def test_a_predict_of_an_unknown_model_is_counted_without_its_id(gw: Cluster) ->
     assert value(after, name, model="no-such-model") == 0
 
 
+def test_both_predict_paths_count_alike(gw: Cluster) -> None:
+    # A plain predict is served by api/fast_predict.py, one with a query string by Flask's
+    # route: each counts a body it refuses as a failed predict, and a request refused before
+    # the route (an oversized header field) as no predict at all.
+    name = "modelgate_api_predicts_total"
+    path = gw.url + "/_plugins/_ml/models/no-such-model/_predict"
+    for query in ("", "?via=flask"):
+        before = scrape(gw.url + "/metrics")
+        bad = requests.post(path + query, data=b"[1]", timeout=10)
+        huge = requests.post(path + query, data=b"{}", headers={"X-L": "v" * 9000}, timeout=10)
+        assert (bad.status_code, huge.status_code) == (400, 431)
+        after = scrape(gw.url + "/metrics")
+        counted = value(after, name, outcome="error") - value(before, name, outcome="error")
+        assert counted == 1, query
+
+
 def test_the_node_counts_its_predicts_upstream_calls_and_latency(loaded: dict[str, Any]) -> None:
     ml, model, busy = loaded["ml"], loaded["model"], loaded["busy"]
     node = loaded["after"]["ml"]
