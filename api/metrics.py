@@ -66,6 +66,7 @@ class ApiMetrics:
         if multiprocess:
             MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
         self.registry.register(QueueDepthCollector(svc))
+        self._svc = svc
         self._children: dict[tuple[str, str, str, str], Any] = {}
 
     def count(self, model: str, node: str, role: str, outcome: Outcome, seconds: float) -> None:
@@ -101,9 +102,17 @@ class ApiMetrics:
 
     def failed(self, model: str, error: Exception, started: float) -> None:
         """Count a predict that ended in error (started: perf_counter)."""
-        if isinstance(error, NotFoundError):
+        if isinstance(error, NotFoundError) or not self._exists(model):
             model = UNKNOWN_MODEL
         self.count(model, "", "", _outcome(error), time.perf_counter() - started)
+
+    def _exists(self, model_id: str) -> bool:
+        # A request refused before its model was looked up (a bad body) names any id it likes:
+        # only a model that exists gets a series of its own.
+        try:
+            return self._svc.view.model(model_id) is not None
+        except (redis.RedisError, MLCommonsError):
+            return False
 
     def render(self) -> Response:
         """The metrics of every API process, in Prometheus' text format."""

@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import math
 import multiprocessing
+import multiprocessing.util
 import os
 import signal
 import sys
@@ -51,17 +52,32 @@ def load_app(target: str) -> Any:
     the server) could miss its graceful stop and wait out the kill timeout. It also dies with
     the server, so a server killed outright leaves no worker holding the port.
     """
-    # Until granian installs the worker's own handlers, the server's handlers (inherited
-    # through fork) would swallow a stop signal here. A worker that has served nothing yet
-    # can just end.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _end_now)
+    end_on_stop_signals()  # again: a worker not started by fork has no after-fork hook
     os.setpgid(0, 0)
     parent = multiprocessing.parent_process()
     if parent is not None and parent.pid is not None:
         die_with_parent(parent.pid)
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+def end_on_stop_signals(*_: object) -> None:
+    """Until granian installs a worker's own handlers, end the worker on a stop signal.
+
+    The server's handlers, inherited through fork, would swallow it: the worker would go on
+    to serve and be killed only at the kill timeout. A worker that has served nothing yet can
+    just end. Installed right after the fork (multiprocessing's after-fork hook, before
+    granian's own start-up in the worker) and again as the app loads.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _end_now)
+
+
+class _ForkHook:
+    """The object multiprocessing's after-fork registry holds (it must be weak-referable)."""
+
+
+_FORK_HOOK = _ForkHook()
 
 
 def _end_now(signum: int, frame: object) -> None:
@@ -111,6 +127,7 @@ def tls_options(settings: Settings) -> dict[str, Any]:
 def main(args: argparse.Namespace) -> int:
     """Serve until interrupted; the app reads its settings from the environment."""
     settings = Settings.from_env()
+    multiprocessing.util.register_after_fork(_FORK_HOOK, end_on_stop_signals)
     check_exposure(settings)
     if warning := users_warning(settings):
         print(f"modelgate: {warning}", file=sys.stderr, flush=True)

@@ -138,6 +138,8 @@ def test_both_predict_paths_count_alike(gw: Cluster) -> None:
         after = scrape(gw.url + "/metrics")
         counted = value(after, name, outcome="error") - value(before, name, outcome="error")
         assert counted == 1, query
+        # Counted as an unknown model: a made-up id in the URL never becomes a series.
+        assert value(after, name, model="no-such-model") == 0
 
 
 def test_the_node_counts_its_predicts_upstream_calls_and_latency(loaded: dict[str, Any]) -> None:
