@@ -16,12 +16,8 @@ def alive(nodes: list[Node], ttl_s: float, now: float | None = None) -> list[Nod
 
 def eligible(nodes: list[Node], *, only_ml: bool) -> list[Node]:
     """Return the nodes allowed to serve remote models under only_run_on_ml_node."""
-    return [node for node in nodes if may_serve(node.role, only_ml=only_ml)]
-
-
-def may_serve(role: str, *, only_ml: bool) -> bool:
-    """Whether a node of this role may serve remote models under only_run_on_ml_node."""
-    return role == NodeRole.ML or (not only_ml and role == NodeRole.DATA)
+    roles = {NodeRole.ML} if only_ml else {NodeRole.ML, NodeRole.DATA}
+    return [node for node in nodes if node.role in roles]
 
 
 def require_eligible(nodes: list[Node], *, only_ml: bool, ttl_s: float, message: str) -> list[Node]:

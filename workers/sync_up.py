@@ -13,7 +13,7 @@ import logging
 
 from common.cluster_settings import effective
 from common.deployment import undeploy
-from common.nodes import alive, may_serve
+from common.nodes import alive
 from common.records import MLModelState, now_ms
 from common.store import Store
 from workers.batch import refresh_active
@@ -23,26 +23,16 @@ log = logging.getLogger(__name__)
 # DEPLOYING is left alone: a deploy in progress is not idle, its TTL starts once it is served.
 EXPIRABLE = frozenset({MLModelState.DEPLOYED, MLModelState.PARTIALLY_DEPLOYED})
 MINUTE_MS = 60_000
-BATCH_REFRESH = "batch_refresh"
 
 
 def run(rt: Runtime) -> list[str]:
     """Run one sync-up if this interval has not had one; return the models undeployed."""
     cluster = effective(*rt.store.cluster_settings.read())
     interval = cluster.sync_up_interval_s
-    if interval <= 0:
+    if interval <= 0 or not rt.store.model_access.claim_sync_up(interval):
         return []
-    access = rt.store.model_access
-    expired = expire_idle_models(rt, now_ms()) if access.claim_sync_up(interval) else []
-    # Reading a job's status calls the provider, as a predict does: only a node that may serve
-    # remote models (only_run_on_ml_node) claims it; the job reaches both roles, so a data
-    # node's tick leaves the refresh to the next ML node's.
-    may_call = may_serve(rt.node.role, only_ml=cluster.only_run_on_ml_node)
-    if (
-        cluster.batch_inference_enabled  # as a GET of a batch task, which is refused otherwise
-        and may_call
-        and access.claim_sync_up(interval, BATCH_REFRESH)
-    ):
+    expired = expire_idle_models(rt, now_ms())
+    if cluster.batch_inference_enabled:  # as a GET of a batch task, which is refused otherwise
         # Spend at most one interval on it, so this run ends before the next one is due.
         refresh_active(rt, cluster, budget_s=interval)
     return expired

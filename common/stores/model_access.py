@@ -52,8 +52,6 @@ class ModelAccess:
         pipe.hdel(self._ttl, model_id)
         pipe.execute()
 
-    def claim_sync_up(self, interval_s: int, part: str = "sync_up") -> bool:
-        """Let one run of a sync-up part per interval, however many beats tick (SET NX with
-        expiry): "sync_up" (model TTLs), or "batch_refresh", claimed apart because only
-        some nodes may do it."""
-        return bool(self._redis.set(f"{self._access}:{part}", 1, nx=True, ex=interval_s))
+    def claim_sync_up(self, interval_s: int) -> bool:
+        """Let one sync-up run per interval, however many beats tick (SET NX with expiry)."""
+        return bool(self._redis.set(self._access + ":sync_up", 1, nx=True, ex=interval_s))

@@ -16,13 +16,10 @@ import pytest
 from msgspec import structs
 
 from common.batch import active_batch_tasks
-from common.queueing import create_celery
 from common.records import MLTask, MLTaskState, MLTaskType
 from common.tasks import new_task
 from tests.integration.cluster import Cluster, MockUpstream, connector_body, wait_for
 from tools import processes
-from workers import sync_up
-from workers.runtime import NodeIdentity, Runtime
 
 OPENAI_BLUEPRINT: dict[str, Any] = {
     "name": "OpenAI Embedding model",
@@ -402,43 +399,6 @@ def test_running_jobs_are_refreshed_in_the_background(gw: Cluster, mock: MockUps
     job = stored(gw, finishing).remote_job or {}
     assert job["status"] == "completed" and job["output_file_id"].startswith("file-")
     assert (stored(gw, cancelled).remote_job or {})["status"] == "cancelled"
-
-
-def test_only_a_node_that_may_serve_refreshes_batch_jobs(gw: Cluster, mock: MockUpstream) -> None:
-    """The refresh calls the provider, so only_run_on_ml_node decides which nodes may do it."""
-    model_id = batch_model(gw, openai_connector(mock))
-    gw.set_settings(sync_up_job_interval_in_seconds=60)  # no beat runs: this test ticks itself
-    celery = create_celery(gw.settings)
-    nodes = {
-        role: Runtime.build(gw.settings, celery, NodeIdentity(f"{role}-t", f"{role}-t", role))
-        for role in ("ml", "data")
-    }
-    claims = [gw.store.key("model_access") + part for part in (":sync_up", ":batch_refresh")]
-
-    def tick(role: str) -> None:  # one sync-up on that node, as if its interval had come
-        gw.store.redis.delete(*claims)
-        sync_up.run(nodes[role])
-
-    def refreshed_by(role: str, task_id: str) -> None:
-        def done() -> bool:
-            tick(role)
-            return stored(gw, task_id).state == MLTaskState.COMPLETED
-
-        wait_for(done, 30, f"the {role} node to refresh {task_id}", interval=0.3)
-
-    try:
-        only_ml = start(gw, model_id, {})
-        for _ in range(3):
-            tick("data")
-            assert stored(gw, only_ml).state == MLTaskState.RUNNING  # never asked the provider
-        refreshed_by("ml", only_ml)
-        gw.set_settings(only_run_on_ml_node=False)
-        both = start(gw, model_id, {})
-        refreshed_by("data", both)
-    finally:
-        gw.store.redis.delete(*claims)  # an interval's claim would hold off other tests' beats
-        for rt in nodes.values():
-            rt.close()
 
 
 def test_the_background_refresh_takes_the_oldest_active_jobs() -> None:
