@@ -82,11 +82,11 @@ class PredictFastPath:
             if self._metrics is not None:
                 self._metrics.failed(model_id, error, started)
             return _error(error)
-        headers = served.headers()
+        reply = served.reply
         if self._metrics is not None:
-            self._metrics.answered(model_id, dict(headers), started)
-        body = (served.reply.body or "").encode()
-        return "200 OK", [_JSON, ("Content-Length", str(len(body))), *headers], body
+            self._metrics.answered(model_id, reply.node, reply.role, started)
+        body = (reply.body or "").encode()
+        return "200 OK", [_JSON, ("Content-Length", str(len(body))), *served.headers()], body
 
 
 def _plain_predict(environ: dict[str, Any]) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
@@ -90,14 +90,15 @@ class ApiMetrics:
             except Exception as error:  # counted, then re-raised for api/errors.py to render
                 self.failed(model, error, started)
                 raise
-            self.answered(model, response.headers, started)
+            headers = response.headers
+            node, role = headers.get(NODE_HEADER, ""), headers.get(NODE_HEADER + "-Role", "")
+            self.answered(model, node, role, started)
             return response
 
         return predict
 
-    def answered(self, model: str, headers: Mapping[str, str], started: float) -> None:
-        """Count a predict answered by the node its headers name (started: perf_counter)."""
-        node, role = headers.get(NODE_HEADER, ""), headers.get(NODE_HEADER + "-Role", "")
+    def answered(self, model: str, node: str, role: str, started: float) -> None:
+        """Count a predict answered by that node (started: perf_counter)."""
         self.count(model, node, role, Outcome.OK, time.perf_counter() - started)
 
     def failed(self, model: str, error: Exception, started: float) -> None:

@@ -11,9 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 
-import psutil
-
-from tools.bench.proctree import cpu_seconds
+from tools.bench.proctree import cpu_seconds, tree_sums
 
 KINDS = ("api", "node", "redis", "supervisor")
 
@@ -34,18 +32,7 @@ def kind_of(cmdline: list[str]) -> str:
 
 def cpu_by_kind(pid: int) -> dict[str, float]:
     """CPU seconds used so far by pid and its descendants, summed by kind_of."""
-    totals: dict[str, float] = {}
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return totals
-    for proc in procs:
-        # A child may exit between listing and reading; skip it rather than lose the sample.
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            kind = kind_of(proc.cmdline())
-            totals[kind] = totals.get(kind, 0.0) + cpu_seconds(proc)
-    return totals
+    return tree_sums(pid, cpu_seconds, lambda proc: kind_of(proc.cmdline()))
 
 
 def per_request_ms(
